@@ -1,0 +1,170 @@
+"""The demo: the main job on local defaults, end to end.
+
+Starts a real Kafka broker, runs ``offramp standalone configs/worker.json
+configs/connectors`` as a separate process, produces sample ``call.completed``
+CloudEvents and prints what every sink received. Each sink contributes a
+``DemoSection`` (start its service, say when the sink has everything, summarise it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+
+from devstack.generator import CALL_COMPLETED, Event, produce_calls
+from devstack.kafka import KafkaBroker, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = 3000
+
+
+@dataclass
+class DemoContext:
+    bootstrap: str
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def completed(self) -> list[Event]:
+        return [e for e in self.events if e.ce_type == CALL_COMPLETED]
+
+
+class DemoSection(Protocol):
+    title: str
+
+    def setup(self, ctx: DemoContext) -> None: ...
+    def ready(self, ctx: DemoContext) -> bool: ...
+    def report(self, ctx: DemoContext) -> str: ...
+    def teardown(self) -> None: ...
+
+
+class FileSection:
+    title = "file sink (configs/connectors/calls-file.json)"
+
+    def _path(self, ctx: DemoContext) -> Path:
+        return ctx.workdir / "calls-completed.jsonl"
+
+    def setup(self, ctx: DemoContext) -> None:
+        self._path(ctx).unlink(missing_ok=True)
+
+    def ready(self, ctx: DemoContext) -> bool:
+        path = self._path(ctx)
+        return path.exists() and path.read_bytes().count(b"\n") >= len(ctx.completed)
+
+    def report(self, ctx: DemoContext) -> str:
+        lines = self._path(ctx).read_bytes().splitlines()
+        first = orjson.loads(lines[0])
+        return (
+            f"{len(lines)} call.completed events in {self._path(ctx)} "
+            f"({len(ctx.events) - len(ctx.completed)} call.started filtered out); first:\n"
+            f"  type={first['type']} id={first['id']} tenant={first['data']['tenant']} "
+            f"cost_usd={first['data']['billing']['cost_usd']}"
+        )
+
+    def teardown(self) -> None:
+        pass
+
+
+def sections() -> list[DemoSection]:
+    return [FileSection()]
+
+
+@contextlib.contextmanager
+def _worker(ctx: DemoContext, rest_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        **ctx.env,
+        "OFFRAMP_BOOTSTRAP_SERVERS": ctx.bootstrap,
+        "OFFRAMP_REST_PORT": str(rest_port),
+        "OFFRAMP_LOG_LEVEL": "WARNING",
+    }
+    log = open(ctx.workdir / "worker.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "standalone",
+            "configs/worker.json",
+            "configs/connectors",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def main() -> int:
+    workdir = ROOT / "var" / "demo"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    began = time.monotonic()
+    print("starting Kafka (jars from Maven Central on first run)...", flush=True)
+    with KafkaBroker(log_level="WARN") as broker:
+        print(
+            f"Kafka {broker.version} ready on {broker.bootstrap} in {broker.startup_seconds:.1f}s",
+            flush=True,
+        )
+        ctx = DemoContext(broker.bootstrap, workdir)
+        parts = sections()
+        try:
+            for part in parts:
+                part.setup(ctx)
+            from confluent_kafka.admin import AdminClient, NewTopic
+
+            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+            admin.create_topics([NewTopic("calls", 6, 1)])["calls"].result(30)
+            rest_port = free_port()
+            with _worker(ctx, rest_port) as proc:
+                print(
+                    f"offramp worker running (REST on http://127.0.0.1:{rest_port}); "
+                    f"producing {EVENTS} call events...",
+                    flush=True,
+                )
+                ctx.events = produce_calls(broker.bootstrap, "calls", EVENTS)
+                deadline = time.monotonic() + 120
+                pending = list(parts)
+                while pending and time.monotonic() < deadline:
+                    if proc.poll() is not None:
+                        print((workdir / "worker.log").read_text(), file=sys.stderr)
+                        raise SystemExit(f"the worker exited with {proc.returncode}")
+                    pending = [p for p in pending if not p.ready(ctx)]
+                    time.sleep(0.5)
+                for part in parts:
+                    print(f"\n== {part.title}")
+                    print(
+                        part.report(ctx)
+                        if part not in pending
+                        else "did not receive everything within 120 s; see var/demo/worker.log"
+                    )
+        finally:
+            for part in parts:
+                part.teardown()
+    print(f"\ndemo finished in {time.monotonic() - began:.0f}s; worker log: {workdir}/worker.log")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

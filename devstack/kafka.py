@@ -1,0 +1,256 @@
+"""A real single-node Apache Kafka broker (KRaft, combined broker+controller) without Docker.
+
+The broker's jars are resolved from Maven Central with Maven (``kafka-pom.xml`` next to
+this file) into a cache outside the repo, so the first run downloads them and every
+later run reuses them. The broker runs as a child JVM on loopback; ``stop()`` ends it
+and, for brokers owned by a test session, the kernel kills it if Python dies first
+(``PR_SET_PDEATHSIG``), so no JVM outlives its owner.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KAFKA_VERSION = "4.3.1"
+_POM = Path(__file__).with_name("kafka-pom.xml")
+_LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.file.ref = FILE
+"""
+
+
+def cache_dir() -> Path:
+    """Where downloaded jars and devstack state live: outside the repo, shared by runs."""
+    root = os.environ.get("OFFRAMP_CACHE") or os.path.join(Path.home(), ".cache", "offramp")
+    return Path(root)
+
+
+def jars_dir(version: str = KAFKA_VERSION) -> Path:
+    return cache_dir() / f"kafka-{version}" / "libs"
+
+
+def ensure_jars(version: str = KAFKA_VERSION) -> Path:
+    """Resolve the broker's runtime jars with Maven once; later calls reuse the cache."""
+    target = jars_dir(version)
+    marker = target / ".complete"
+    if marker.exists():
+        return target
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is required to fetch Kafka's jars; install it first")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="kafka-jars-", dir=cache_dir()))
+    cmd = [
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(_POM),
+        "package",
+        f"-Dkafka.version={version}",
+        f"-Djars.dir={staging}",
+        f"-Dmaven.repo.local={cache_dir() / 'm2'}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RuntimeError(
+            f"Maven could not resolve Kafka {version}:\n{result.stdout}{result.stderr}"
+        )
+    (staging / ".complete").write_text(version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _kill_with_parent() -> None:
+    # Runs in the child before exec: the kernel sends SIGKILL when the parent dies.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def _java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java:
+        raise RuntimeError("Java 17+ is required to run Kafka; install a JDK first")
+    return java
+
+
+@dataclass
+class KafkaBroker:
+    """One broker process. ``bootstrap`` is ``127.0.0.1:<port>`` once started."""
+
+    port: int = 0
+    data_dir: Path | None = None
+    heap: str = "512m"
+    tied_to_parent: bool = True
+    log_level: str = "WARN"
+    version: str = KAFKA_VERSION
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    startup_seconds: float = field(default=0.0, init=False)
+    _owns_dir: bool = field(default=False, init=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0) -> KafkaBroker:
+        began = time.monotonic()
+        jars = ensure_jars(self.version)
+        if not self.port:
+            self.port = free_port()
+        controller_port = free_port()
+        if self.data_dir is None:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="offramp-kafka-"))
+            self._owns_dir = True
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        props = self.data_dir / "server.properties"
+        props.write_text(self._properties(controller_port))
+        (self.data_dir / "log4j2.properties").write_text(
+            _LOG4J2.format(log=self.data_dir / "broker.log", level=self.log_level)
+        )
+        base = self._java_command(jars)
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            fmt = subprocess.run(
+                [
+                    *base,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                    "--feature",
+                    "share.version=1",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if fmt.returncode != 0:
+                raise RuntimeError(f"formatting KRaft storage failed:\n{fmt.stdout}{fmt.stderr}")
+        with open(self.data_dir / "stdout.log", "ab") as out:
+            self.process = subprocess.Popen(
+                [*base, "kafka.Kafka", str(props)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_kill_with_parent if self.tied_to_parent else None,
+                start_new_session=not self.tied_to_parent,
+            )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def _java_command(self, jars: Path) -> list[str]:
+        assert self.data_dir is not None
+        return [
+            _java(),
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
+            "-cp",
+            f"{jars}/*",
+        ]
+
+    def _properties(self, controller_port: int) -> str:
+        assert self.data_dir is not None
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.data_dir / "logs"),
+            "num.partitions": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "4",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "group.consumer.heartbeat.interval.ms": "1000",
+            "group.consumer.min.heartbeat.interval.ms": "500",
+            "group.consumer.session.timeout.ms": "10000",
+            "group.consumer.min.session.timeout.ms": "6000",
+            "auto.create.topics.enable": "true",
+            "log.flush.interval.messages": "1000000",
+            "log.segment.bytes": str(256 * 1024 * 1024),
+        }
+        return "".join(f"{k}={v}\n" for k, v in settings.items())
+
+    def _wait_ready(self, timeout: float) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        deadline = time.monotonic() + timeout
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"Kafka exited with {self.process.returncode}; see {self.log_path}"
+                )
+            with contextlib.suppress(Exception):
+                md = admin.list_topics(timeout=1)
+                if md.brokers:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"Kafka was not ready within {timeout:.0f}s; see {self.log_path}")
+
+    @property
+    def log_path(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir / "stdout.log"
+
+    def stop(self, timeout: float = 20.0) -> None:
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._owns_dir and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> KafkaBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

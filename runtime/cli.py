@@ -1,0 +1,126 @@
+"""``offramp``: the command line, shaped like Kafka Connect's scripts.
+
+offramp standalone WORKER.json CONNECTOR.json… | CONFIG_DIR
+offramp plugins
+offramp validate CONNECTOR.json [--worker WORKER.json] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from runtime.config import load_connector_file, load_worker_config, validate_connector
+from runtime.errors import ConfigError, OfframpError
+from runtime.registry import PluginRegistry
+
+__all__ = ["main"]
+
+log = logging.getLogger("offramp")
+
+
+def _connector_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    return files
+
+
+def _print_config_error(source: str, exc: ConfigError) -> None:
+    print(f"{source}: invalid configuration", file=sys.stderr)
+    for key, reason in exc.errors:
+        print(f"  {key or '(config)'}: {reason}", file=sys.stderr)
+
+
+def cmd_standalone(args: argparse.Namespace) -> int:
+    from runtime.standalone import run_standalone
+
+    try:
+        worker_config = load_worker_config(args.worker)
+    except ConfigError as exc:
+        _print_config_error(args.worker, exc)
+        return 1
+    registry = PluginRegistry()
+    connectors: list[tuple[str, dict[str, Any]]] = []
+    failed = False
+    for file in _connector_files(args.connectors):
+        try:
+            name, raw = load_connector_file(file)
+            validate_connector(name, raw, worker_config, registry)
+            connectors.append((name, raw))
+        except ConfigError as exc:
+            _print_config_error(str(file), exc)
+            failed = True
+    if failed:
+        return 1  # nothing starts when any config is wrong
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return run_standalone(worker_config, registry, connectors, stop)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    registry = PluginRegistry()
+    for info in registry.plugins():
+        doc = (info.connector.description or info.connector.__doc__ or "").strip().splitlines()
+        print(f"{info.alias:10} {info.class_name:45} {info.version:8} {doc[0] if doc else ''}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        worker_config = load_worker_config(args.worker)
+        name, raw = load_connector_file(args.connector)
+        config = validate_connector(name, raw, worker_config, PluginRegistry())
+    except ConfigError as exc:
+        _print_config_error(args.connector, exc)
+        return 1
+    print(f"{args.connector}: connector {name!r} ({config.plugin.alias}) is valid")
+    if args.check:
+        try:
+            found = config.plugin.connector().check(config.plugin_config)
+        except OfframpError as exc:
+            print(f"check failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"check: {found}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("OFFRAMP_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    parser = argparse.ArgumentParser(prog="offramp", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("standalone", help="run a worker with connector configs")
+    p.add_argument("worker", help="worker config (JSON)")
+    p.add_argument("connectors", nargs="*", help="connector configs or directories of them")
+    p.set_defaults(func=cmd_standalone)
+    p = sub.add_parser("plugins", help="list installed connector plug-ins")
+    p.set_defaults(func=cmd_plugins)
+    p = sub.add_parser("validate", help="validate a connector config")
+    p.add_argument("connector")
+    p.add_argument("--worker", default=None, help="worker config (defaults otherwise)")
+    p.add_argument("--check", action="store_true", help="also test the connection")
+    p.set_defaults(func=cmd_validate)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

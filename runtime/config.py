@@ -1,0 +1,332 @@
+"""Worker and connector configs in Kafka Connect's JSON format, validated up front.
+
+A connector config is one flat ``{str: value}`` map. Keys the runtime owns (``topics``,
+``errors.*``, ``batch.*``…) are checked by ``ConnectorSettings``; the families
+``transforms.*``, ``predicates.*``, ``consumer.override.*``, ``key.converter.*`` and
+``value.converter.*`` are passed on; every other key belongs to the plug-in's own
+model, which refuses keys it doesn't know. Validation collects every error, with its
+key, before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+from pydantic import Field, SecretStr, ValidationError, model_validator
+
+from runtime.converters import Converter, create_converter
+from runtime.errors import ConfigError
+from runtime.plugin import CommaList, ConfigModel
+from runtime.providers import resolve
+from runtime.registry import PluginInfo, PluginRegistry
+from runtime.transforms import TransformChain
+
+__all__ = [
+    "ConnectorConfig",
+    "ConnectorSettings",
+    "WorkerConfig",
+    "load_connector_file",
+    "load_worker_config",
+    "pydantic_errors",
+    "validate_connector",
+]
+
+_FAMILIES = (
+    "transforms.",
+    "predicates.",
+    "consumer.override.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+)
+
+
+def pydantic_errors(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    """(key, reason) pairs from a pydantic error, keyed by the config's own key names."""
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or prefix
+        reason = err["msg"]
+        if err["type"] == "extra_forbidden":
+            reason = "unknown configuration key"
+        elif err["type"] == "missing":
+            reason = "missing required configuration"
+        out.append((key, reason))
+    return out
+
+
+class ConnectorSettings(ConfigModel):
+    """The keys every sink connector has, with Kafka Connect's names and defaults."""
+
+    name: str = Field(min_length=1, description="Unique connector name")
+    connector_class: str = Field(description="Plug-in alias or module:Class")
+    tasks_max: int = Field(1, ge=1, description="Tasks (consumers) to run")
+    topics: CommaList = Field(default_factory=list, description="Topics to consume")
+    topics_regex: str | None = Field(None, description="Regex of topics to consume")
+    key_converter: str | None = Field(None, description="Overrides the worker's")
+    value_converter: str | None = Field(None, description="Overrides the worker's")
+    header_converter: str | None = Field(None, description="Accepted for compatibility")
+    transforms: CommaList = Field(default_factory=list, description="Transform aliases")
+    predicates: CommaList = Field(default_factory=list, description="Predicate aliases")
+    errors_retry_timeout: int = Field(0, ge=-1, description="ms to retry; -1 forever")
+    errors_retry_delay_max_ms: int = Field(60000, ge=1, description="Backoff cap (ms)")
+    errors_tolerance: Literal["none", "all"] = "none"
+    errors_log_enable: bool = False
+    errors_log_include_messages: bool = False
+    errors_deadletterqueue_topic_name: str = ""
+    errors_deadletterqueue_topic_replication_factor: int = Field(3, ge=-1)
+    errors_deadletterqueue_context_headers_enable: bool = False
+    batch_max_records: int = Field(1000, ge=1, description="Records per write")
+    batch_max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="Value bytes per write")
+    batch_max_age_ms: int = Field(500, ge=0, description="Longest wait to fill a batch")
+    task_restart_enable: bool = Field(True, description="Restart failed tasks (offramp)")
+    task_restart_max_attempts: int = Field(10, ge=-1, description="-1 restarts forever")
+    task_restart_backoff_initial_ms: int = Field(1000, ge=0)
+    task_restart_backoff_max_ms: int = Field(60000, ge=0)
+    task_revocation_flush_timeout_ms: int = Field(10000, ge=0)
+
+    @model_validator(mode="after")
+    def _topics(self) -> ConnectorSettings:
+        if bool(self.topics) == bool(self.topics_regex):
+            raise ValueError("exactly one of topics and topics.regex must be set")
+        if self.topics_regex:
+            try:
+                re.compile(self.topics_regex)
+            except re.error as exc:
+                raise ValueError(f"topics.regex is not a valid regex: {exc}") from None
+        dlq = self.errors_deadletterqueue_topic_name
+        if dlq and (
+            dlq in self.topics or (self.topics_regex and re.fullmatch(self.topics_regex, dlq))
+        ):
+            raise ValueError(
+                f"errors.deadletterqueue.topic.name {dlq!r} must not be a consumed topic"
+            )
+        return self
+
+    @property
+    def subscription(self) -> list[str]:
+        """What the consumer subscribes to (librdkafka reads ``^`` as a regex)."""
+        if self.topics_regex:
+            return ["^" + self.topics_regex.lstrip("^")]
+        return list(self.topics)
+
+
+_COMMON_KEYS = {f.alias or n for n, f in ConnectorSettings.model_fields.items()}
+
+
+class WorkerConfig(ConfigModel):
+    """The worker: where Kafka is, REST, commit cadence, defaults for connectors."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_protocol: Literal["classic", "consumer"] = "classic"
+    rest_host: str = "127.0.0.1"
+    rest_port: int = Field(8083, ge=0, le=65535)
+    rest_advertised_host_name: str | None = None
+    offset_flush_interval_ms: int = Field(10000, ge=10)
+    offset_flush_timeout_ms: int = Field(5000, ge=1)
+    task_shutdown_graceful_timeout_ms: int = Field(10000, ge=0)
+    key_converter: str = "org.apache.kafka.connect.storage.StringConverter"
+    value_converter: str = "org.apache.kafka.connect.json.JsonConverter"
+    config_storage_dir: str | None = Field(
+        None, description="Standalone: where connector configs made over REST are kept"
+    )
+    rest_auth: Literal["none", "basic", "bearer", "any"] | None = None
+    rest_auth_tokens: list[SecretStr] = Field(default_factory=list)
+    rest_auth_users: dict[str, SecretStr] = Field(default_factory=dict)
+    rest_tls_cert_file: str | None = None
+    rest_tls_key_file: str | None = None
+    families: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def worker_id(self) -> str:
+        host = self.rest_advertised_host_name or (
+            socket.gethostname() if self.rest_host in ("0.0.0.0", "::") else self.rest_host
+        )
+        return f"{host}:{self.rest_port}"
+
+    def family(self, prefix: str) -> dict[str, Any]:
+        """Keys under ``consumer.``, ``producer.``, ``admin.``, ``*.converter.``."""
+        return dict(self.families.get(prefix, {}))
+
+
+_NOT_WORKER_KEYS = {"OFFRAMP_CACHE", "OFFRAMP_LOG_LEVEL"}  # read by devstack and the CLI
+_WORKER_FAMILIES = ("consumer.", "producer.", "admin.", "key.converter.", "value.converter.")
+
+
+def _split_families(
+    raw: Mapping[str, Any], prefixes: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    plain: dict[str, Any] = {}
+    families: dict[str, dict[str, Any]] = {p: {} for p in prefixes}
+    for key, value in raw.items():
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                families[prefix][key[len(prefix) :]] = value
+                break
+        else:
+            plain[key] = value
+    return plain, families
+
+
+def load_worker_config(
+    source: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WorkerConfig:
+    """A worker config from a JSON file or map; ``OFFRAMP_BOOTSTRAP_SERVERS``-style
+    environment variables override keys (dots become underscores, upper case)."""
+    raw: dict[str, Any]
+    if source is None:
+        raw = {}
+    elif isinstance(source, Mapping):
+        raw = dict(source)
+    else:
+        raw = _read_json(source)
+    env = os.environ if environ is None else environ
+    for name, value in env.items():
+        if name.startswith("OFFRAMP_") and name not in _NOT_WORKER_KEYS:
+            raw[name[len("OFFRAMP_") :].lower().replace("_", ".")] = value
+    raw = resolve(raw)
+    plain, families = _split_families(raw, _WORKER_FAMILIES)
+    for key in ("rest.auth.tokens",):
+        if isinstance(plain.get(key), str):
+            plain[key] = [t.strip() for t in plain[key].split(",") if t.strip()]
+    try:
+        return WorkerConfig.model_validate({**plain, "families": families})
+    except ValidationError as exc:
+        raise ConfigError(pydantic_errors(exc)) from None
+
+
+def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = orjson.loads(f.read())
+    except OSError as exc:
+        raise ConfigError([("", f"cannot read {os.fspath(path)}: {exc.strerror}")]) from None
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError([("", f"{os.fspath(path)} is not valid JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([("", f"{os.fspath(path)} must hold a JSON object")])
+    return data
+
+
+def load_connector_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
+    """``{"name": …, "config": {…}}`` (Kafka Connect's format) or a flat config map."""
+    data = _read_json(path)
+    if "config" in data and isinstance(data["config"], dict):
+        config = dict(data["config"])
+        name = str(data.get("name") or config.get("name") or "")
+    else:
+        config = dict(data)
+        name = str(config.get("name") or "")
+    if not name:
+        raise ConfigError([("name", f"{os.fspath(path)} names no connector")])
+    config.setdefault("name", name)
+    return name, config
+
+
+@dataclass
+class ConnectorConfig:
+    """A connector config that passed validation, with its parts ready to use."""
+
+    name: str
+    raw: dict[str, Any]
+    settings: ConnectorSettings
+    plugin: PluginInfo
+    plugin_config: ConfigModel
+    consumer_overrides: dict[str, Any] = field(default_factory=dict)
+    key_converter: Converter | None = None
+    value_converter: Converter | None = None
+    transforms: TransformChain | None = None
+
+
+def _as_str(value: Any) -> Any:
+    # Kafka Connect configs are string maps; JSON numbers/bools are accepted as well.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def validate_connector(
+    name: str,
+    raw: Mapping[str, Any],
+    worker: WorkerConfig,
+    registry: PluginRegistry,
+    resolve_secrets: bool = True,
+) -> ConnectorConfig:
+    """Check a whole connector config; raise ``ConfigError`` listing every problem."""
+    errors: list[tuple[str, str]] = []
+    given = {k: _as_str(v) for k, v in raw.items()}
+    if given.get("name", name) != name:
+        errors.append(("name", f"config name {given['name']!r} differs from {name!r}"))
+    given["name"] = name
+    try:
+        values = resolve(given) if resolve_secrets else dict(given)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+        values = dict(given)
+    plain, families = _split_families(values, _FAMILIES)
+    common = {k: v for k, v in plain.items() if k in _COMMON_KEYS}
+    own = {k: v for k, v in plain.items() if k not in _COMMON_KEYS}
+
+    settings: ConnectorSettings | None = None
+    try:
+        settings = ConnectorSettings.model_validate(common)
+    except ValidationError as exc:
+        errors.extend(pydantic_errors(exc, "topics"))
+
+    plugin: PluginInfo | None = None
+    plugin_config: ConfigModel | None = None
+    class_name = plain.get("connector.class")
+    if class_name:
+        try:
+            plugin = registry.get(str(class_name))
+        except ConfigError as exc:
+            errors.extend(exc.errors)
+    if plugin is not None:
+        try:
+            plugin_config = plugin.connector.config_model.model_validate(own)
+        except ValidationError as exc:
+            errors.extend(pydantic_errors(exc))
+    elif own and class_name:
+        pass  # can't judge plug-in keys without the plug-in
+    elif own:
+        errors.extend((k, "unknown configuration key") for k in sorted(own))
+
+    converters: dict[str, Converter] = {}
+    for part, default in (("key", worker.key_converter), ("value", worker.value_converter)):
+        cname = str(plain.get(f"{part}.converter") or default)
+        sub = worker.family(f"{part}.converter.") if not plain.get(f"{part}.converter") else {}
+        sub.update(families[f"{part}.converter."])
+        try:
+            converters[part] = create_converter(cname, sub, is_key=part == "key")
+        except ConfigError as exc:
+            errors.extend(
+                (f"{part}.converter.{k}" if k and "converter" not in k else k, r)
+                for k, r in exc.errors
+            )
+
+    chain: TransformChain | None = None
+    try:
+        chain = TransformChain.from_config(values)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+
+    if errors or settings is None or plugin is None or plugin_config is None:
+        raise ConfigError(errors or [("connector.class", "missing required configuration")])
+    return ConnectorConfig(
+        name=name,
+        raw=dict(given),
+        settings=settings,
+        plugin=plugin,
+        plugin_config=plugin_config,
+        consumer_overrides=families["consumer.override."],
+        key_converter=converters["key"],
+        value_converter=converters["value"],
+        transforms=chain,
+    )

@@ -1,0 +1,274 @@
+"""Converters turn a message's key or value bytes into the Python value a sink sees.
+
+Kafka Connect's names work (``org.apache.kafka.connect.json.JsonConverter``) as do short
+ones (``json``, ``string``, ``bytearray``, ``cloudevents``). Each converter works on a
+whole batch at once: the common case is one list comprehension over the batch, and
+only when it raises do we go record by record to find which ones failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from runtime.errors import ConfigError, ConversionError
+from runtime.records import Headers
+
+__all__ = [
+    "ByteArrayConverter",
+    "CloudEventsConverter",
+    "ConvertedBatch",
+    "Converter",
+    "JsonConverter",
+    "StringConverter",
+    "converter_names",
+    "create_converter",
+]
+
+
+@dataclass
+class ConvertedBatch:
+    """Values in input order (None where conversion failed), schemas if the format has
+    them, and the index → error of every failed input."""
+
+    values: list[Any]
+    schemas: list[Any] | None = None
+    errors: dict[int, ConversionError] = field(default_factory=dict)
+
+
+class Converter(ABC):
+    """Converts the key (``is_key``) or value bytes of a batch of messages."""
+
+    def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
+        self.config = config
+        self.is_key = is_key
+
+    @abstractmethod
+    def convert(self, data: bytes | None, headers: Headers | None) -> Any:
+        """Convert one message; raise on bad input."""
+
+    def convert_batch(
+        self, datas: Sequence[bytes | None], headers: Sequence[Any] | None
+    ) -> ConvertedBatch:
+        hdrs: Sequence[Any] = headers or [None] * len(datas)
+        try:
+            return ConvertedBatch([self.convert(d, h) for d, h in zip(datas, hdrs, strict=True)])
+        except Exception:
+            return self._one_by_one(datas, hdrs)
+
+    def _one_by_one(self, datas: Sequence[bytes | None], headers: Sequence[Any]) -> ConvertedBatch:
+        out = ConvertedBatch([])
+        for i, (data, hdrs) in enumerate(zip(datas, headers, strict=True)):
+            try:
+                out.values.append(self.convert(data, hdrs))
+            except Exception as exc:
+                out.values.append(None)
+                out.errors[i] = _conversion_error(exc, self)
+        return out
+
+    @property
+    def needs_headers(self) -> bool:
+        return False
+
+
+def _conversion_error(exc: Exception, converter: Converter) -> ConversionError:
+    if isinstance(exc, ConversionError):
+        return exc
+    part = "key" if converter.is_key else "value"
+    err = ConversionError(f"{type(converter).__name__} could not convert the {part}: {exc}")
+    err.__cause__ = exc
+    return err
+
+
+def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = config.get(key, default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError([(key, f"must be true or false, got {value!r}")])
+    return text == "true"
+
+
+class ByteArrayConverter(Converter):
+    """The bytes as they are."""
+
+    def convert(self, data: bytes | None, headers: Headers | None) -> Any:
+        return data
+
+    def convert_batch(
+        self, datas: Sequence[bytes | None], headers: Sequence[Any] | None
+    ) -> ConvertedBatch:
+        return ConvertedBatch(list(datas))
+
+
+class StringConverter(Converter):
+    """UTF-8 text (``converter.encoding`` may name another codec)."""
+
+    def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
+        super().__init__(config, is_key)
+        self.encoding = str(config.get("converter.encoding", config.get("encoding", "utf-8")))
+
+    def convert(self, data: bytes | None, headers: Headers | None) -> Any:
+        return None if data is None else data.decode(self.encoding)
+
+
+class JsonConverter(Converter):
+    """JSON, schemaless or in Kafka Connect's ``{"schema", "payload"}`` envelope.
+
+    With ``schemas.enable`` (Kafka Connect's default: true) the envelope is required and
+    the schema is kept on the record for sinks that create tables from it.
+    """
+
+    def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
+        super().__init__(config, is_key)
+        self.schemas_enable = _flag(config, "schemas.enable", True)
+
+    def convert(self, data: bytes | None, headers: Headers | None) -> Any:
+        if data is None:
+            return None
+        return orjson.loads(data)
+
+    def convert_batch(
+        self, datas: Sequence[bytes | None], headers: Sequence[Any] | None
+    ) -> ConvertedBatch:
+        loads = orjson.loads
+        try:
+            parsed = [None if d is None else loads(d) for d in datas]
+        except orjson.JSONDecodeError:
+            batch = self._one_by_one(datas, [None] * len(datas))
+            parsed = batch.values
+            if not self.schemas_enable:
+                return batch
+            errors = batch.errors
+        else:
+            if not self.schemas_enable:
+                return ConvertedBatch(parsed)
+            errors = {}
+        return self._unwrap(parsed, errors)
+
+    def _unwrap(self, parsed: list[Any], errors: dict[int, ConversionError]) -> ConvertedBatch:
+        values: list[Any] = []
+        schemas: list[Any] = []
+        for i, doc in enumerate(parsed):
+            if doc is None or i in errors:
+                values.append(None)
+                schemas.append(None)
+            elif isinstance(doc, dict) and doc.keys() == {"schema", "payload"}:
+                values.append(doc["payload"])
+                schemas.append(doc["schema"])
+            else:
+                values.append(None)
+                schemas.append(None)
+                errors[i] = ConversionError(
+                    'JsonConverter with schemas.enable requires "schema" and "payload" '
+                    "fields and may not contain additional fields; if you are trying to "
+                    "deserialize plain JSON data, set schemas.enable=false"
+                )
+        return ConvertedBatch(values, schemas, errors)
+
+
+_CE_ATTRIBUTES = (
+    "id",
+    "source",
+    "specversion",
+    "type",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
+)
+
+
+class CloudEventsConverter(Converter):
+    """CloudEvents 1.0 in structured mode (a JSON event) or binary mode (``ce-*`` headers).
+
+    Either way the value becomes one dict: the event's attributes (``type``, ``source``,
+    ``id``, ``time``, extensions…) and ``data`` (parsed JSON when the content type is
+    JSON or absent, else text, else bytes), so transforms and sinks address
+    ``data.billing.cost_usd`` the same way for both modes.
+    """
+
+    @property
+    def needs_headers(self) -> bool:
+        return True
+
+    def convert(self, data: bytes | None, headers: Headers | None) -> Any:
+        ce = _ce_headers(headers)
+        if "specversion" in ce:
+            event: dict[str, Any] = ce
+            content_type = ce.get("datacontenttype") or _header(headers, "content-type") or ""
+            event["data"] = _decode_data(data, content_type)
+            return event
+        if data is None:
+            return None
+        doc = orjson.loads(data)
+        if not isinstance(doc, dict) or "specversion" not in doc:
+            raise ConversionError(
+                "not a CloudEvent: no ce-specversion header and the value is not a "
+                "structured-mode event with a specversion attribute"
+            )
+        if "data_base64" in doc:
+            doc["data"] = base64.b64decode(doc.pop("data_base64"))
+        return doc
+
+
+def _header(headers: Headers | None, name: str) -> str | None:
+    for key, value in headers or ():
+        if key.lower() == name and value is not None:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def _ce_headers(headers: Headers | None) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for key, value in headers or ():
+        lower = key.lower()
+        if lower.startswith("ce-") or lower.startswith("ce_"):
+            attrs[lower[3:]] = value.decode("utf-8", "replace") if value is not None else None
+    return attrs
+
+
+def _decode_data(data: bytes | None, content_type: str) -> Any:
+    if data is None:
+        return None
+    ctype = content_type.split(";")[0].strip().lower()
+    if not ctype or ctype == "application/json" or ctype.endswith("+json"):
+        return orjson.loads(data)
+    if ctype.startswith("text/"):
+        return data.decode("utf-8")
+    return data
+
+
+_BUILT_IN: dict[str, Callable[[Mapping[str, Any], bool], Converter]] = {
+    "json": JsonConverter,
+    "org.apache.kafka.connect.json.JsonConverter": JsonConverter,
+    "string": StringConverter,
+    "org.apache.kafka.connect.storage.StringConverter": StringConverter,
+    "bytearray": ByteArrayConverter,
+    "org.apache.kafka.connect.converters.ByteArrayConverter": ByteArrayConverter,
+    "cloudevents": CloudEventsConverter,
+    "dev.offramp.converters.CloudEventsConverter": CloudEventsConverter,
+}
+
+
+def converter_names() -> list[str]:
+    """Full class names of the built-in converters (for ``/connector-plugins``)."""
+    return [name for name in _BUILT_IN if "." in name]
+
+
+def create_converter(name: str, config: Mapping[str, Any], is_key: bool) -> Converter:
+    """The converter registered as ``name``; its sub-config is ``config``."""
+    factory = _BUILT_IN.get(name.strip())
+    if factory is None:
+        key = "key.converter" if is_key else "value.converter"
+        near = difflib.get_close_matches(name, list(_BUILT_IN), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError([(key, f"unknown converter {name!r}{hint}")])
+    return factory(config, is_key)

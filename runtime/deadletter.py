@@ -1,0 +1,151 @@
+"""Dead letters: a failed record's original bytes, plus Kafka Connect's context headers.
+
+The produce is asynchronous; ``flush()`` waits for every acknowledgement and raises if
+any failed, and the task calls it before committing the offsets those records cover,
+so a record is never both skipped and unrecorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from runtime.errors import OfframpError
+from runtime.records import KafkaMessage
+
+__all__ = ["DeadLetterError", "DeadLetterWriter", "ensure_topic"]
+
+log = logging.getLogger("offramp.deadletter")
+
+STAGES = ("KEY_CONVERTER", "VALUE_CONVERTER", "HEADER_CONVERTER", "TRANSFORMATION", "TASK_PUT")
+
+
+class DeadLetterError(OfframpError):
+    """A dead letter could not be produced: the records it covers must not be committed."""
+
+
+def ensure_topic(admin_config: Mapping[str, Any], topic: str, replication_factor: int) -> None:
+    """Create the dead-letter topic if missing, capping replication at the broker count."""
+    admin = AdminClient(dict(admin_config))
+    metadata = admin.list_topics(timeout=15)
+    if topic in metadata.topics:
+        return
+    brokers = max(1, len(metadata.brokers))
+    rf = -1 if replication_factor == -1 else min(replication_factor, brokers)
+    if 0 < rf < replication_factor:
+        log.warning(
+            "dead-letter topic %s: replication factor %d capped to the %d broker(s)",
+            topic,
+            replication_factor,
+            brokers,
+        )
+    futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=rf)])
+    try:
+        futures[topic].result(30)
+    except Exception as exc:
+        kafka_error = exc.args[0] if exc.args else None
+        if not (
+            isinstance(kafka_error, KafkaError)
+            and kafka_error.code() == KafkaError.TOPIC_ALREADY_EXISTS
+        ):
+            raise
+
+
+def _qualified(exc: BaseException) -> str:
+    cls = type(exc)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
+class DeadLetterWriter:
+    """Produces dead letters for one task to ``topic``."""
+
+    def __init__(
+        self,
+        producer_config: Mapping[str, Any],
+        topic: str,
+        connector_name: str,
+        task_id: int,
+        context_headers: bool,
+    ) -> None:
+        config = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
+        config.update(producer_config)
+        self._producer = Producer(config)
+        self.topic = topic
+        self._connector = connector_name
+        self._task = str(task_id).encode()
+        self._context = context_headers
+        self._failures: list[str] = []
+        self._lock = threading.Lock()
+        self.sent = 0
+
+    def _delivered(self, err: KafkaError | None, _msg: Any) -> None:
+        if err is not None:
+            with self._lock:
+                self._failures.append(str(err))
+
+    def send(
+        self,
+        message: KafkaMessage,
+        stage: str,
+        error: BaseException,
+        class_name: str,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        headers: list[tuple[str, str | bytes | None]] = list(message.headers() or ())
+        if self._context:
+            trace = "".join(traceback.format_exception(error)).strip()
+            headers += [
+                ("__connect.errors.topic", (message.topic() or "").encode()),
+                ("__connect.errors.partition", str(message.partition()).encode()),
+                ("__connect.errors.offset", str(message.offset()).encode()),
+                ("__connect.errors.connector.name", self._connector.encode()),
+                ("__connect.errors.task.id", self._task),
+                ("__connect.errors.stage", stage.encode()),
+                ("__connect.errors.class.name", class_name.encode()),
+                ("__connect.errors.exception.class.name", _qualified(error).encode()),
+                ("__connect.errors.exception.message", str(error).encode()),
+                ("__connect.errors.exception.stacktrace", trace.encode()),
+            ]
+            headers += [(k, v.encode()) for k, v in (extra_headers or {}).items()]
+        kind, timestamp = message.timestamp()
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic,
+                    key=message.key(),
+                    value=message.value(),
+                    headers=headers,
+                    timestamp=timestamp if kind else 0,
+                    on_delivery=self._delivered,
+                )
+                break
+            except BufferError:
+                self._producer.poll(0.1)  # the local queue is full: let deliveries drain
+        self._producer.poll(0)
+        self.sent += 1
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait for every dead letter to be acknowledged; raise if any was not."""
+        remaining = self._producer.flush(timeout)
+        with self._lock:
+            failures, self._failures = self._failures, []
+        if remaining:
+            raise DeadLetterError(
+                f"{remaining} dead letter(s) to {self.topic} not acknowledged within {timeout:.0f}s"
+            )
+        if failures:
+            raise DeadLetterError(
+                f"producing to dead-letter topic {self.topic} failed: {failures[0]}"
+            )
+
+    def close(self) -> None:
+        self._producer.flush(10)

@@ -1,0 +1,60 @@
+"""Per-task counters, updated once per batch, read by the REST ``/metrics`` endpoint.
+
+Modelled on Kafka Connect's sink-task metrics. Plain attributes written by the task's
+thread and read by others: a reader may see one batch's update half applied, which is
+fine for monitoring and keeps the hot path free of locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from runtime.records import TopicPartition
+
+__all__ = ["LATENCY_BUCKETS", "TaskMetrics"]
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass
+class TaskMetrics:
+    records_read: int = 0
+    records_written: int = 0
+    records_dead_lettered: int = 0
+    records_filtered: int = 0
+    records_failed: int = 0
+    records_skipped: int = 0
+    retries: int = 0
+    batches: int = 0
+    batch_size_last: int = 0
+    batch_size_max: int = 0
+    write_seconds_sum: float = 0.0
+    write_seconds_max: float = 0.0
+    write_buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))
+    commits: int = 0
+    commit_failures: int = 0
+    commit_seconds_sum: float = 0.0
+    commit_seconds_max: float = 0.0
+    restarts: int = 0
+    partitions_assigned: int = 0
+    partitions_revoked: int = 0
+    consumer_lag: dict[TopicPartition, int] = field(default_factory=dict)
+    committed_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def observe_write(self, records: int, seconds: float) -> None:
+        self.batches += 1
+        self.batch_size_last = records
+        self.batch_size_max = max(self.batch_size_max, records)
+        self.write_seconds_sum += seconds
+        self.write_seconds_max = max(self.write_seconds_max, seconds)
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            if seconds <= bound:
+                self.write_buckets[i] += 1
+                break
+
+    def observe_commit(self, seconds: float, ok: bool) -> None:
+        self.commits += 1
+        self.commit_seconds_sum += seconds
+        self.commit_seconds_max = max(self.commit_seconds_max, seconds)
+        if not ok:
+            self.commit_failures += 1

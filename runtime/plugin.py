@@ -1,0 +1,147 @@
+"""The plug-in API: what a connector author writes.
+
+A connector is a ``SinkConnector`` subclass naming a config model (a ``ConfigModel``,
+i.e. pydantic, keyed by Kafka Connect-style dotted names) and building one
+``BatchWriter`` per task. The runtime does everything else: consuming, converting,
+transforming, batching, retrying, dead-lettering, committing, status and metrics.
+
+    class ArchiveConfig(ConfigModel):
+        bucket_name: str = Field(description="Where objects go")   # key: bucket.name
+
+    class ArchiveConnector(SinkConnector[ArchiveConfig]):
+        config_model = ArchiveConfig
+
+        def create_writer(self, config, context):
+            return ArchiveWriter(config)
+
+Register it under the entry-point group ``offramp.connectors`` and it can be named in a
+connector config by its short alias or its ``module:Class`` path.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from runtime.records import SinkRecord, TopicPartition
+
+__all__ = [
+    "BatchWriter",
+    "CommaList",
+    "ConfigModel",
+    "RecordFailure",
+    "SinkConnector",
+    "TaskContext",
+    "dotted",
+]
+
+
+def dotted(field_name: str) -> str:
+    """``flush_size`` → ``flush.size``: Kafka Connect's key for a Python field name."""
+    return field_name.replace("_", ".")
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], BeforeValidator(_split_commas)]
+"""A list given as Kafka Connect does, ``"a,b,c"``, or as a JSON list."""
+
+
+class ConfigModel(BaseModel):
+    """Base of connector config models: dotted keys, string values coerced, no unknowns.
+
+    Fields are named in snake_case and read from dotted keys (``s3_bucket_name`` ←
+    ``s3.bucket.name``); give ``Field(alias=...)`` where a key doesn't follow the rule.
+    Typing a field ``SecretStr`` masks it in every response and log line.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=dotted,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        coerce_numbers_to_str=True,
+    )
+
+
+ConfigT = TypeVar("ConfigT", bound=ConfigModel)
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """One record the sink could not write, and why.
+
+    ``context`` adds headers to its dead letter (e.g. the target's error category), next
+    to Kafka Connect's ``__connect.errors.*`` headers.
+    """
+
+    record: SinkRecord
+    error: BaseException
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TaskContext:
+    """What the runtime tells a writer about the task it runs in."""
+
+    connector_name: str
+    task_id: int
+    connector_config: Mapping[str, str]
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("offramp.sink"))
+
+
+class BatchWriter(ABC):
+    """Writes batches for one task. Called from the task's thread only.
+
+    ``write`` either returns normally (every record written, except those returned as
+    ``RecordFailure``), or raises a ``SinkError`` (see ``runtime.errors``) meaning none
+    of the batch can be assumed written. Writes must be idempotent: after a crash the
+    records since the last commit are delivered again.
+    """
+
+    def open(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int] | None:
+        """Partitions were assigned. Return offsets to start from if the sink stores its
+        own (exactly-once sinks); None to use the consumer group's committed offsets."""
+        return None
+
+    @abstractmethod
+    def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
+        """Write ``records`` (in partition order) durably before returning."""
+
+    def pre_commit(self, offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
+        """The runtime is about to commit ``offsets`` (next offset per partition).
+        Return what is really durable: a sink that buffers (S3's open files) returns
+        less. The default trusts that ``write`` made everything durable."""
+        return offsets
+
+    def close(self, partitions: Sequence[TopicPartition]) -> None:  # noqa: B027
+        """Partitions were revoked: drop any state kept for them."""
+
+    def stop(self) -> None:  # noqa: B027
+        """The task is stopping: release clients and connections."""
+
+
+class SinkConnector(ABC, Generic[ConfigT]):
+    """A connector plug-in: a config model, a writer factory and an optional check."""
+
+    config_model: ClassVar[type[ConfigModel]]
+    version: ClassVar[str] = "0.1.0"
+    description: ClassVar[str] = ""
+
+    def check(self, config: ConfigT) -> str:
+        """Test the connection with these settings; return what was found (a version,
+        a bucket, a portal). Raise ``FatalError`` with a clear message if unusable."""
+        return "no check implemented"
+
+    @abstractmethod
+    def create_writer(self, config: ConfigT, context: TaskContext) -> BatchWriter:
+        """Build the writer for one task."""

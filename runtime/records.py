@@ -1,0 +1,179 @@
+"""The record a sink sees: a consumed Kafka message after conversion and transforms.
+
+A ``SinkRecord`` wraps the consumer's message and reads its coordinates from it only
+when asked, so the hot path pays for one small object per record and nothing else.
+Transforms may replace the topic, key, value and headers; the message's own Kafka
+coordinates (``kafka_topic``, ``kafka_partition``, ``kafka_offset``) and original
+bytes never change, because offsets and dead letters are about the message consumed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+
+Headers = list[tuple[str, bytes | None]]
+
+__all__ = ["Headers", "KafkaMessage", "RawMessage", "SinkRecord", "TopicPartition"]
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+class KafkaMessage(Protocol):
+    """What the runtime reads from a consumed message (confluent_kafka.Message fits)."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
+    def headers(self) -> Any: ...  # Headers | None; typed loosely to fit every client
+
+
+class RawMessage:
+    """A message built in Python, for tests and stub writers (same methods as Kafka's)."""
+
+    __slots__ = ("_headers", "_key", "_offset", "_partition", "_timestamp", "_topic", "_value")
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int = 0,
+        offset: int = 0,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        headers: Headers | None = None,
+        timestamp: int = 0,
+    ) -> None:
+        self._topic, self._partition, self._offset = topic, partition, offset
+        self._key, self._value, self._headers, self._timestamp = key, value, headers, timestamp
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._timestamp)  # 1 = TIMESTAMP_CREATE_TIME
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def headers(self) -> Headers | None:
+        return self._headers
+
+
+_UNSET: Any = object()
+
+
+class SinkRecord:
+    """One record on its way to a sink. ``key``/``value`` are already converted."""
+
+    __slots__ = ("_headers", "_topic", "key", "key_schema", "message", "value", "value_schema")
+
+    def __init__(
+        self,
+        message: KafkaMessage,
+        key: Any,
+        value: Any,
+        key_schema: Any = None,
+        value_schema: Any = None,
+    ) -> None:
+        self.message = message
+        self.key = key
+        self.value = value
+        self.key_schema = key_schema
+        self.value_schema = value_schema
+        self._topic: str | None = None
+        self._headers: Headers | None = _UNSET
+
+    # Coordinates of the consumed message: fixed, whatever transforms do.
+    @property
+    def kafka_topic(self) -> str:
+        return self.message.topic() or ""
+
+    @property
+    def kafka_partition(self) -> int:
+        return self.message.partition() or 0
+
+    @property
+    def kafka_offset(self) -> int:
+        offset = self.message.offset()
+        return -1 if offset is None else offset
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return TopicPartition(self.kafka_topic, self.kafka_partition)
+
+    # What transforms may change.
+    @property
+    def topic(self) -> str:
+        return self._topic if self._topic is not None else self.kafka_topic
+
+    @topic.setter
+    def topic(self, value: str) -> None:
+        self._topic = value
+
+    @property
+    def partition(self) -> int:
+        return self.kafka_partition
+
+    @property
+    def offset(self) -> int:
+        return self.kafka_offset
+
+    @property
+    def timestamp(self) -> int:
+        """Milliseconds since the epoch (create or log-append time), 0 if absent."""
+        kind, ts = self.message.timestamp()
+        return ts if kind else 0
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is _UNSET:
+            self._headers = list(self.message.headers() or ())
+        return self._headers  # type: ignore[return-value]
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    def header(self, name: str) -> bytes | None:
+        """The last value of header ``name`` (Kafka allows repeats), or None."""
+        found = None
+        for key, value in self.headers:
+            if key == name:
+                found = value
+        return found
+
+    @property
+    def raw_key(self) -> bytes | None:
+        return self.message.key()
+
+    @property
+    def raw_value(self) -> bytes | None:
+        return self.message.value()
+
+    def replace(self, **changes: Any) -> SinkRecord:
+        """A copy with some of ``topic``, ``key``, ``value``, schemas or ``headers`` changed."""
+        clone = SinkRecord(self.message, self.key, self.value, self.key_schema, self.value_schema)
+        clone._topic, clone._headers = self._topic, self._headers
+        for name, value in changes.items():
+            setattr(clone, name, value)
+        return clone
+
+    def __repr__(self) -> str:
+        return (
+            f"SinkRecord(topic={self.topic!r}, partition={self.kafka_partition}, "
+            f"offset={self.kafka_offset}, key={self.key!r}, value={self.value!r})"
+        )

@@ -1,0 +1,87 @@
+"""Which connector plug-ins exist: the ``offramp.connectors`` entry points, and nothing else.
+
+A connector config names a plug-in by its alias (the entry point's name, ``sql``) or by
+its full ``package.module:Class`` (the entry point's value). Only registered plug-ins
+resolve, so a config can never make the worker import an arbitrary module.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from runtime.errors import PluginNotFoundError
+from runtime.plugin import SinkConnector
+
+__all__ = ["PluginInfo", "PluginRegistry"]
+
+ENTRY_POINT_GROUP = "offramp.connectors"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    alias: str
+    class_name: str  # "package.module:Class"
+    version: str
+    connector: type[SinkConnector[Any]]
+
+
+class PluginRegistry:
+    """Connector plug-ins by alias and by class name; loaded lazily from entry points."""
+
+    def __init__(self, load_entry_points: bool = True) -> None:
+        self._by_alias: dict[str, PluginInfo] = {}
+        self._pending: dict[str, Any] = {}
+        if load_entry_points:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                self._pending[ep.name] = ep
+
+    def register(self, alias: str, connector: type[SinkConnector[Any]]) -> None:
+        """Register a connector class in-process (tests, embedding applications)."""
+        class_name = f"{connector.__module__}:{connector.__qualname__}"
+        self._pending.pop(alias, None)
+        self._by_alias[alias] = PluginInfo(alias, class_name, connector.version, connector)
+
+    def _load(self, alias: str) -> PluginInfo:
+        ep = self._pending.pop(alias)
+        connector = ep.load()
+        if not (isinstance(connector, type) and issubclass(connector, SinkConnector)):
+            raise PluginNotFoundError(
+                [("connector.class", f"entry point {alias!r} is not a SinkConnector")]
+            )
+        info = PluginInfo(alias, ep.value, connector.version, connector)
+        self._by_alias[alias] = info
+        return info
+
+    def plugins(self) -> list[PluginInfo]:
+        for alias in list(self._pending):
+            self._load(alias)
+        return sorted(self._by_alias.values(), key=lambda p: p.alias)
+
+    def names(self) -> list[str]:
+        names = set(self._by_alias) | set(self._pending)
+        names |= {p.class_name for p in self._by_alias.values()}
+        names |= {ep.value for ep in self._pending.values()}
+        return sorted(names)
+
+    def get(self, name: str) -> PluginInfo:
+        """The plug-in called ``name`` (alias or ``module:Class``), or a did-you-mean."""
+        name = name.strip()
+        if name in self._by_alias:
+            return self._by_alias[name]
+        if name in self._pending:
+            return self._load(name)
+        for alias, ep in list(self._pending.items()):
+            if ep.value == name:
+                return self._load(alias)
+        for info in self._by_alias.values():
+            if info.class_name == name:
+                return info
+        near = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.5)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        known = ", ".join(sorted(set(self._by_alias) | set(self._pending)))
+        raise PluginNotFoundError(
+            [("connector.class", f"no connector plug-in named {name!r}{hint} (known: {known})")]
+        )

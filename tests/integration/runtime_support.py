@@ -1,0 +1,55 @@
+"""Building in-process workers for the runtime's integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.config import load_worker_config
+from runtime.registry import PluginRegistry
+from runtime.testing import RecordingSinkConnector, ScriptedSinkConnector
+from runtime.worker import Worker
+
+
+def make_worker(bootstrap: str, protocol: str = "classic", **extra: Any) -> Worker:
+    """A worker on the test broker with the testing sinks registered."""
+    registry = PluginRegistry()
+    registry.register("recording", RecordingSinkConnector)
+    registry.register("scripted", ScriptedSinkConnector)
+    config = load_worker_config(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.protocol": protocol,
+            "offset.flush.interval.ms": 500,
+            "rest.port": 0,
+            **extra,
+        },
+        environ={},
+    )
+    worker = Worker(config, registry)
+    worker.start()
+    return worker
+
+
+def sink_config(topic: str, cls: str = "recording", **extra: Any) -> dict[str, Any]:
+    """A schemaless-JSON connector config for ``topic``."""
+    return {
+        "connector.class": cls,
+        "topics": topic,
+        "value.converter": "json",
+        "value.converter.schemas.enable": "false",
+        "key.converter": "string",
+        "batch.max.age.ms": "100",
+        **extra,
+    }
+
+
+def committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> list[int]:
+    """The group's committed offsets for ``topic`` (-1001 where none)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], 10)
+        return [tp.offset for tp in tps]
+    finally:
+        consumer.close()

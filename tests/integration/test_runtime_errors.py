@@ -1,0 +1,165 @@
+"""Bad records go to the dead-letter topic with context; outages are waited out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+
+from devstack.kafka import KafkaBroker
+from runtime.testing import read_dead_letters, recordings
+from runtime.worker import Worker
+from tests.conftest import produce, wait_for
+from tests.integration.runtime_support import committed, make_worker, sink_config
+
+CONTEXT_HEADERS = {
+    "__connect.errors.topic",
+    "__connect.errors.partition",
+    "__connect.errors.offset",
+    "__connect.errors.connector.name",
+    "__connect.errors.task.id",
+    "__connect.errors.stage",
+    "__connect.errors.class.name",
+    "__connect.errors.exception.class.name",
+    "__connect.errors.exception.message",
+    "__connect.errors.exception.stacktrace",
+}
+
+
+@pytest.fixture
+def worker(kafka: KafkaBroker) -> Iterator[Worker]:
+    w = make_worker(kafka.bootstrap)
+    yield w
+    w.shutdown()
+
+
+def _dlq(topic: str) -> dict[str, str]:
+    return {
+        "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": topic,
+        "errors.deadletterqueue.context.headers.enable": "true",
+        "errors.deadletterqueue.topic.replication.factor": "1",
+    }
+
+
+def test_bad_json_and_refused_records_reach_the_dlq_with_context(
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """Invalid JSON (VALUE_CONVERTER) and per-record write failures (TASK_PUT) are
+    dead-lettered with all ten headers and the original bytes; the rest is delivered."""
+    topic, dlq = make_topic("dlq-src"), f"dlq-{unique}"
+    values = [orjson.dumps({"n": i}) for i in range(100)]
+    values[10] = b"{not json"
+    values[20] = orjson.dumps({"n": 20, "poison": True})
+    produce(
+        kafka.bootstrap,
+        topic,
+        values,
+        keys=[f"k{i}".encode() for i in range(100)],
+        headers=[("ce-type", b"call.completed")],
+    )
+    name = f"dlq-{unique}"
+    worker.create(
+        name, sink_config(topic, "scripted", **_dlq(dlq), **{"script.fail.values": "poison"})
+    )
+    wait_for(lambda: len(recordings(name)) == 98)
+    letters = read_dead_letters(kafka.bootstrap, dlq, expected=2)
+    assert len(letters) == 2
+    by_stage = {d.headers["__connect.errors.stage"]: d for d in letters}
+    assert set(by_stage) == {"VALUE_CONVERTER", "TASK_PUT"}
+    bad_json, refused = by_stage["VALUE_CONVERTER"], by_stage["TASK_PUT"]
+    assert bad_json.value == b"{not json" and bad_json.key == b"k10"
+    assert refused.value == values[20] and refused.key == b"k20"
+    for letter in letters:
+        assert set(letter.headers) >= CONTEXT_HEADERS
+        assert letter.headers["ce-type"] == "call.completed"
+        assert letter.headers["__connect.errors.topic"] == topic
+        assert letter.headers["__connect.errors.connector.name"] == name
+    assert bad_json.headers["__connect.errors.offset"] == "10"
+    assert refused.headers["__offramp.errors.reason"] == "scripted"
+    assert "scripted failure" in refused.headers["__connect.errors.exception.message"]
+    wait_for(lambda: committed(kafka.bootstrap, f"connect-{name}", topic) == [100])
+
+
+def test_a_refused_batch_is_bisected_down_to_the_bad_record(
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """A batch refused without naming a record loses only the bad record to the DLQ."""
+    topic, dlq = make_topic("bisect"), f"bisect-dlq-{unique}"
+    values = [orjson.dumps({"n": i}) for i in range(64)]
+    values[37] = orjson.dumps({"n": 37, "bad": "explode"})
+    produce(kafka.bootstrap, topic, values)
+    name = f"bisect-{unique}"
+    worker.create(
+        name,
+        sink_config(
+            topic,
+            "scripted",
+            **_dlq(dlq),
+            **{"script.batch.fail.values": "explode", "batch.max.age.ms": "2000"},
+        ),
+    )
+    wait_for(lambda: len(recordings(name)) == 63)
+    letters = read_dead_letters(kafka.bootstrap, dlq, expected=1)
+    assert [d.value for d in letters] == [values[37]]
+    assert sorted(r.value["n"] for r in recordings(name)) == [i for i in range(64) if i != 37]
+
+
+def test_tolerance_none_fails_the_task_then_restarts_it(
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """With errors.tolerance=none a bad record fails the task with a trace, and the
+    runtime restarts it with backoff (the same record fails it again); nothing past the
+    bad record is committed."""
+    topic = make_topic("none")
+    produce(kafka.bootstrap, topic, [b'{"n": 1}', b"garbage"])
+    name = f"none-{unique}"
+    worker.create(name, sink_config(topic, **{"task.restart.backoff.initial.ms": "200"}))
+    task = worker.get(name).tasks[0]
+    wait_for(lambda: task.status.state == "FAILED")
+    assert task.status.trace is not None and "VALUE_CONVERTER" in task.status.trace
+    wait_for(lambda: task.metrics.restarts >= 2)
+    assert committed(kafka.bootstrap, f"connect-{name}", topic)[0] in (-1001, 0, 1)
+
+
+def test_an_outage_longer_than_max_poll_interval_loses_nothing_and_stalls_no_one(
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """A sink failing transiently for 9 s (max.poll.interval.ms is 6 s) keeps its
+    partitions, dead-letters nothing, then delivers everything; a second connector on
+    the same topic keeps flowing meanwhile."""
+    topic, dlq = make_topic("outage"), f"outage-dlq-{unique}"
+    slow, healthy = f"slow-{unique}", f"healthy-{unique}"
+    worker.create(
+        slow,
+        sink_config(
+            topic,
+            "scripted",
+            **_dlq(dlq),
+            **{
+                "script.transient.seconds": "9",
+                "errors.retry.timeout": "-1",
+                "errors.retry.delay.max.ms": "1000",
+                "consumer.override.session.timeout.ms": "6000",
+                "consumer.override.max.poll.interval.ms": "6000",
+            },
+        ),
+    )
+    worker.create(healthy, sink_config(topic))
+    produce(kafka.bootstrap, topic, [orjson.dumps({"n": 0})])
+    wait_for(lambda: len(recordings(healthy)) == 1, timeout=20)  # joined its group
+    for i in range(1, 8):
+        began = time.monotonic()
+        produce(kafka.bootstrap, topic, [orjson.dumps({"n": i})])
+        wait_for(lambda i=i: len(recordings(healthy)) == i + 1, timeout=5)
+        assert time.monotonic() - began < 3, "the healthy connector kept its pace"
+        time.sleep(0.3)
+    assert recordings(slow) == []
+    task = worker.get(slow).tasks[0]
+    assert task.status.message and "retrying" in task.status.message
+    wait_for(lambda: len(recordings(slow)) == 8, timeout=30)
+    assert task.metrics.partitions_revoked == 0 and task.metrics.partitions_assigned == 1
+    assert task.metrics.records_dead_lettered == 0 and task.metrics.retries >= 3
+    assert [r.value["n"] for r in recordings(slow)] == list(range(8))

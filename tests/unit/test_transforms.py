@@ -1,0 +1,362 @@
+"""The transform chain: building it from a connector config, running it, naming plug-ins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runtime.errors import ConfigError, PluginNotFoundError, TransformError
+from runtime.records import Headers, RawMessage, SinkRecord
+from runtime.transforms import (
+    Predicate,
+    Transformation,
+    TransformChain,
+    available_plugins,
+    predicate_class,
+    transformation_class,
+)
+from runtime.transforms.config import ConfigReader
+from runtime.transforms.insert import InsertFieldValue
+
+KAFKA = "org.apache.kafka.connect.transforms."
+COMPLETED = "com.example.call.completed.v1"
+
+
+def make_record(
+    value: Any = None, *, topic: str = "calls", offset: int = 5, headers: Headers | None = None
+) -> SinkRecord:
+    message = RawMessage(
+        topic, 0, offset, key=b"k", value=b"..", headers=headers or [], timestamp=1_700_000_000_000
+    )
+    return SinkRecord(message, "k", {"id": offset} if value is None else value)
+
+
+def errors_of(config: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        TransformChain.from_config(config)
+    return dict(caught.value.errors)
+
+
+# --- building the chain from a connector config -------------------------------------------
+
+
+def test_no_transforms_key_gives_an_empty_falsy_chain() -> None:
+    """A connector without ``transforms`` gets a chain that is False and has no stages."""
+    chain = TransformChain.from_config({"topics": "calls"})
+    assert not chain
+    assert len(chain) == 0
+
+
+def test_transforms_run_in_listed_order() -> None:
+    """Aliases run in the order ``transforms`` lists them, each seeing the previous output."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": "hoist, rename",
+            "transforms.hoist.type": "HoistField$Value",
+            "transforms.hoist.field": "inner",
+            "transforms.rename.type": "ReplaceField$Value",
+            "transforms.rename.renames": "inner:payload",
+        }
+    )
+    survivors, failures = chain.apply_batch([make_record({"a": 1})])
+    assert chain.aliases == ["hoist", "rename"]
+    assert [r.value for r in survivors] == [{"payload": {"a": 1}}]
+    assert failures == []
+
+
+def test_transforms_and_predicates_may_be_json_lists() -> None:
+    """``transforms`` and ``predicates`` accept a JSON list, native or as a string."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": ["drop"],
+            "transforms.drop.type": "Filter",
+            "transforms.drop.predicate": "tomb",
+            "predicates": '["tomb"]',
+            "predicates.tomb.type": "RecordIsTombstone",
+        }
+    )
+    assert chain.aliases == ["drop"]
+
+
+def test_native_json_values_are_accepted_for_settings() -> None:
+    """Booleans and lists may be given as JSON values instead of strings."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": "drop,mask",
+            "transforms.drop.type": "Filter",
+            "transforms.drop.predicate": "isCalls",
+            "transforms.drop.negate": True,
+            "transforms.mask.type": "MaskField$Value",
+            "transforms.mask.fields": ["secret"],
+            "predicates": "isCalls",
+            "predicates.isCalls.type": "TopicNameMatches",
+            "predicates.isCalls.pattern": "calls",
+        }
+    )
+    survivors, _ = chain.apply_batch([make_record({"secret": "s"})])
+    assert [r.value for r in survivors] == [{"secret": ""}]
+
+
+def test_every_config_problem_is_reported_at_once() -> None:
+    """One ConfigError lists unknown types, missing types, undeclared predicates and bad keys."""
+    errors = errors_of(
+        {
+            "transforms": "a,b,c,d",
+            "transforms.a.type": "InsertFeld$Value",
+            "transforms.c.type": "Cast$Value",
+            "transforms.c.spce": "int8",
+            "transforms.d.type": "Filter",
+            "transforms.d.predicate": "nope",
+            "predicates": "p",
+            "predicates.p.type": "TopicNameMatch",
+        }
+    )
+    assert "did you mean 'InsertField$Value'" in errors["transforms.a.type"]
+    assert "is required" in errors["transforms.b.type"]
+    assert "is required" in errors["transforms.c.spec"]
+    assert "did you mean 'transforms.c.spec'" in errors["transforms.c.spce"]
+    assert "not declared in 'predicates'" in errors["transforms.d.predicate"]
+    assert "did you mean 'TopicNameMatches'" in errors["predicates.p.type"]
+
+
+def test_full_class_names_get_full_name_suggestions() -> None:
+    """A misspelt Kafka class name is matched against the full names."""
+    errors = errors_of({"transforms": "a", "transforms.a.type": KAFKA + "InsertField$Valeu"})
+    assert f"did you mean '{KAFKA}InsertField$Value'" in errors["transforms.a.type"]
+
+
+def test_a_predicate_used_as_a_transform_is_named_as_such() -> None:
+    """Naming a predicate class in ``transforms.<a>.type`` says it's a predicate."""
+    errors = errors_of({"transforms": "a", "transforms.a.type": "RecordIsTombstone"})
+    assert "is a predicate, not a transformation" in errors["transforms.a.type"]
+
+
+def test_a_predicate_without_type_is_reported() -> None:
+    """Every alias in ``predicates`` needs ``predicates.<p>.type``."""
+    errors = errors_of({"predicates": "p"})
+    assert "is required" in errors["predicates.p.type"]
+
+
+def test_duplicate_aliases_are_refused() -> None:
+    """Listing an alias twice is an error rather than running it twice."""
+    errors = errors_of({"transforms": "a,a", "transforms.a.type": "Filter"})
+    assert "more than once" in errors["transforms"]
+
+
+def test_bad_negate_value_is_reported() -> None:
+    """``negate`` must be a boolean."""
+    errors = errors_of(
+        {
+            "transforms": "a",
+            "transforms.a.type": "Filter",
+            "transforms.a.predicate": "p",
+            "transforms.a.negate": "maybe",
+            "predicates": "p",
+            "predicates.p.type": "RecordIsTombstone",
+        }
+    )
+    assert "true or false" in errors["transforms.a.negate"]
+
+
+def test_settings_of_a_transform_that_takes_none_are_unknown() -> None:
+    """A key given to a transform without settings is reported, saying so."""
+    errors = errors_of({"transforms": "a", "transforms.a.type": "Filter", "transforms.a.x": "1"})
+    assert "takes no settings" in errors["transforms.a.x"]
+
+
+def test_keys_of_unlisted_aliases_are_ignored() -> None:
+    """Settings for an alias not in ``transforms`` are inert, as in Kafka Connect."""
+    chain = TransformChain.from_config({"transforms.off.type": "NoSuchThing"})
+    assert not chain
+
+
+def test_a_transform_alone_names_keys_relative_to_its_prefix() -> None:
+    """Built directly, a transform's errors use the key prefix it was given."""
+    with pytest.raises(ConfigError) as caught:
+        InsertFieldValue({"static.field": "x"}, key_prefix="transforms.add.")
+    assert caught.value.errors == [
+        ("transforms.add.static.value", "is required when static.field is set")
+    ]
+
+
+# --- running the chain ------------------------------------------------------------------------
+
+
+def test_empty_chain_returns_the_input_list_itself() -> None:
+    """The hot path: an empty chain hands back the very same list, no per-record work."""
+    records = [make_record(), make_record()]
+    survivors, failures = TransformChain().apply_batch(records)
+    assert survivors is records
+    assert failures == []
+
+
+def test_dropped_records_are_neither_survivors_nor_failures() -> None:
+    """A Filter-dropped record simply disappears; order of the rest is kept."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": "dropOdd",
+            "transforms.dropOdd.type": "Filter",
+            "transforms.dropOdd.predicate": "odd",
+            "predicates": "odd",
+            "predicates.odd.type": "dev.offramp.transforms.predicates.HeaderValueMatches",
+            "predicates.odd.header.name": "parity",
+            "predicates.odd.pattern": "odd",
+        }
+    )
+    records = [
+        make_record(offset=i, headers=[("parity", b"odd" if i % 2 else b"even")]) for i in range(5)
+    ]
+    survivors, failures = chain.apply_batch(records)
+    assert [r.offset for r in survivors] == [0, 2, 4]
+    assert failures == []
+
+
+def test_only_one_cloudevent_type_is_kept() -> None:
+    """Filter + negated HeaderValueMatches keeps only ``ce-type == call.completed``."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": "onlyCompleted",
+            "transforms.onlyCompleted.type": "Filter",
+            "transforms.onlyCompleted.predicate": "isCompleted",
+            "transforms.onlyCompleted.negate": "true",
+            "predicates": "isCompleted",
+            "predicates.isCompleted.type": "HeaderValueMatches",
+            "predicates.isCompleted.header.name": "ce-type",
+            "predicates.isCompleted.pattern": r"com\.example\.call\.completed\.v1",
+        }
+    )
+    completed = make_record(offset=1, headers=[("ce-type", COMPLETED.encode())])
+    started = make_record(offset=2, headers=[("ce-type", b"com.example.call.started.v1")])
+    no_header = make_record(offset=3)
+    survivors, _ = chain.apply_batch([completed, started, no_header])
+    assert survivors == [completed]
+
+
+def test_failures_carry_the_original_record_and_name_the_alias() -> None:
+    """A failing record is reported as consumed, with a TransformError naming the alias."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": "hoist,cast",
+            "transforms.hoist.type": "HoistField$Value",
+            "transforms.hoist.field": "n",
+            "transforms.cast.type": "Cast$Value",
+            "transforms.cast.spec": "n:int8",
+        }
+    )
+    good, bad = make_record("7", offset=1), make_record("nine", offset=2)
+    survivors, failures = chain.apply_batch([bad, good])
+    assert [r.value for r in survivors] == [{"n": 7}]
+    [(record, error)] = failures
+    assert record is bad
+    assert isinstance(error, TransformError)
+    assert "transform 'cast' (Cast$Value) failed" in str(error)
+    assert isinstance(error.__cause__, ValueError)
+
+
+def test_a_failing_predicate_is_named_in_the_error() -> None:
+    """An exception inside a predicate names the predicate and the transform it guards."""
+
+    class Exploding(Predicate):
+        def test(self, record: SinkRecord) -> bool:
+            raise RuntimeError("boom")
+
+    class Dropping(Transformation):
+        def apply(self, record: SinkRecord) -> SinkRecord | None:
+            return None
+
+    from runtime.transforms import Stage
+
+    chain = TransformChain([Stage("drop", "Filter", Dropping({}), "bad", Exploding({}))])
+    _, [(_, error)] = chain.apply_batch([make_record()])
+    assert "predicate 'bad' of transform 'drop' (Filter) failed: RuntimeError: boom" in str(error)
+
+
+def test_the_consumed_record_is_never_mutated() -> None:
+    """Transforms return copies: the record passed in keeps its value, topic and headers."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": "ins,route,hdr",
+            "transforms.ins.type": "InsertField$Value",
+            "transforms.ins.static.field": "env",
+            "transforms.ins.static.value": "prod",
+            "transforms.route.type": "RegexRouter",
+            "transforms.route.regex": ".*",
+            "transforms.route.replacement": "other",
+            "transforms.hdr.type": "InsertHeader",
+            "transforms.hdr.header": "h",
+            "transforms.hdr.value.literal": "v",
+        }
+    )
+    original = make_record({"a": 1})
+    [out], _ = chain.apply_batch([original])
+    assert (original.value, original.topic, original.headers) == ({"a": 1}, "calls", [])
+    assert (out.value, out.topic, out.headers) == ({"a": 1, "env": "prod"}, "other", [("h", b"v")])
+    assert out.kafka_topic == "calls"
+
+
+def test_apply_runs_one_record_and_raises_its_failure() -> None:
+    """``apply`` is the one-record form: the result, None when dropped, or TransformError."""
+    chain = TransformChain.from_config(
+        {"transforms": "c", "transforms.c.type": "Cast$Value", "transforms.c.spec": "int8"}
+    )
+    assert chain.apply(make_record("5")) is not None
+    with pytest.raises(TransformError):
+        chain.apply(make_record("500"))
+
+
+def test_custom_transformations_use_the_config_reader() -> None:
+    """A Transformation subclass reads settings via ``configure`` and gets unknown-key checks."""
+
+    class Tag(Transformation):
+        def configure(self, config: ConfigReader) -> None:
+            self.tag = config.required_string("tag")
+
+        def apply(self, record: SinkRecord) -> SinkRecord | None:
+            return record.replace(value={**record.value, "tag": self.tag})
+
+    assert Tag({"tag": "x"}).apply(make_record({})).value == {"tag": "x"}  # type: ignore[union-attr]
+    with pytest.raises(ConfigError) as caught:
+        Tag({"tga": "x"})
+    assert ("tag", "is required") in caught.value.errors
+
+
+# --- the name registry --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["InsertField$Value", KAFKA + "InsertField$Value"])
+def test_short_and_full_names_resolve_to_the_same_class(name: str) -> None:
+    """Both spellings of a transform name the same class."""
+    assert transformation_class(name) is InsertFieldValue
+
+
+def test_predicates_resolve_by_short_and_full_name() -> None:
+    """Kafka's predicates live under ``...transforms.predicates.``; offramp's under dev.offramp."""
+    full = predicate_class(KAFKA + "predicates.TopicNameMatches")
+    assert predicate_class("TopicNameMatches") is full
+    ours = predicate_class("dev.offramp.transforms.predicates.HeaderValueMatches")
+    assert predicate_class("HeaderValueMatches") is ours
+
+
+def test_module_paths_do_not_resolve() -> None:
+    """A Python path is not a registered name: configs can't import arbitrary code."""
+    with pytest.raises(PluginNotFoundError):
+        transformation_class("os:system")
+    with pytest.raises(PluginNotFoundError):
+        transformation_class("runtime.transforms.filter.Filter")
+
+
+def test_available_plugins_lists_every_class_once_by_kafka_name() -> None:
+    """The REST plug-in list has Kafka class names, the right type and a version."""
+    plugins = available_plugins()
+    by_class = {p["class"]: p for p in plugins}
+    assert len(by_class) == len(plugins)
+    assert by_class[KAFKA + "Cast$Key"] == {
+        "class": KAFKA + "Cast$Key",
+        "type": "transformation",
+        "version": "0.1.0",
+    }
+    assert by_class[KAFKA + "predicates.HasHeaderKey"]["type"] == "predicate"
+    assert by_class["dev.offramp.transforms.predicates.HeaderValueMatches"]["type"] == "predicate"
+    assert {p["type"] for p in plugins} == {"transformation", "predicate"}
+    assert len([p for p in plugins if p["type"] == "transformation"]) == 24
