@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -53,9 +54,18 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
     marker = target / ".complete"
     if marker.exists():
         return target
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    # Several processes (test sessions, the demo) may start at once on a fresh machine.
+    with open(cache_dir() / f"kafka-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return target
+        return _download_jars(version, target)
+
+
+def _download_jars(version: str, target: Path) -> Path:
     if shutil.which("mvn") is None:
         raise RuntimeError("Maven (mvn) is required to fetch Kafka's jars; install it first")
-    cache_dir().mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="kafka-jars-", dir=cache_dir()))
     cmd = [
         "mvn",

@@ -77,6 +77,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for info in registry.plugins():
         doc = (info.connector.description or info.connector.__doc__ or "").strip().splitlines()
         print(f"{info.alias:10} {info.class_name:45} {info.version:8} {doc[0] if doc else ''}")
+    for alias, reason in sorted(registry.broken.items()):
+        print(f"{alias:10} BROKEN: {reason}", file=sys.stderr)
     return 0
 
 

@@ -93,20 +93,11 @@ class ConnectorSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _topics(self) -> ConnectorSettings:
-        if bool(self.topics) == bool(self.topics_regex):
-            raise ValueError("exactly one of topics and topics.regex must be set")
-        if self.topics_regex:
-            try:
-                re.compile(self.topics_regex)
-            except re.error as exc:
-                raise ValueError(f"topics.regex is not a valid regex: {exc}") from None
-        dlq = self.errors_deadletterqueue_topic_name
-        if dlq and (
-            dlq in self.topics or (self.topics_regex and re.fullmatch(self.topics_regex, dlq))
-        ):
-            raise ValueError(
-                f"errors.deadletterqueue.topic.name {dlq!r} must not be a consumed topic"
-            )
+        problems = _topic_problems(
+            self.topics, self.topics_regex, self.errors_deadletterqueue_topic_name
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -115,6 +106,23 @@ class ConnectorSettings(ConfigModel):
         if self.topics_regex:
             return ["^" + self.topics_regex.lstrip("^")]
         return list(self.topics)
+
+
+def _topic_problems(topics: list[str], regex: str | None, dlq: str) -> list[str]:
+    """What is wrong with the topics keys together (pydantic skips this check when a
+    single field is already invalid, so validation also calls it directly)."""
+    problems = []
+    if bool(topics) == bool(regex):
+        problems.append("exactly one of topics and topics.regex must be set")
+    if regex:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            problems.append(f"topics.regex is not a valid regex: {exc}")
+            regex = None
+    if dlq and (dlq in topics or (regex and re.fullmatch(regex, dlq))):
+        problems.append(f"errors.deadletterqueue.topic.name {dlq!r} must not be a consumed topic")
+    return problems
 
 
 _COMMON_KEYS = {f.alias or n for n, f in ConnectorSettings.model_fields.items()}
@@ -279,6 +287,17 @@ def validate_connector(
         settings = ConnectorSettings.model_validate(common)
     except ValidationError as exc:
         errors.extend(pydantic_errors(exc, "topics"))
+        if not any(key == "topics" for key, _ in errors):
+            topics = common.get("topics") or []
+            listed = topics.split(",") if isinstance(topics, str) else list(topics)
+            errors.extend(
+                ("topics", problem)
+                for problem in _topic_problems(
+                    [t.strip() for t in listed if t.strip()],
+                    common.get("topics.regex"),
+                    str(common.get("errors.deadletterqueue.topic.name") or ""),
+                )
+            )
 
     plugin: PluginInfo | None = None
     plugin_config: ConfigModel | None = None

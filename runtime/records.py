@@ -13,7 +13,14 @@ from typing import Any, NamedTuple, Protocol
 
 Headers = list[tuple[str, bytes | None]]
 
-__all__ = ["Headers", "KafkaMessage", "RawMessage", "SinkRecord", "TopicPartition"]
+__all__ = [
+    "Headers",
+    "KafkaMessage",
+    "PassthroughRecord",
+    "RawMessage",
+    "SinkRecord",
+    "TopicPartition",
+]
 
 
 class TopicPartition(NamedTuple):
@@ -73,13 +80,10 @@ class RawMessage:
         return self._headers
 
 
-_UNSET: Any = object()
-
-
 class SinkRecord:
     """One record on its way to a sink. ``key``/``value`` are already converted."""
 
-    __slots__ = ("_headers", "_topic", "key", "key_schema", "message", "value", "value_schema")
+    __slots__ = ("_headers", "_key_schema", "_topic", "_value_schema", "key", "message", "value")
 
     def __init__(
         self,
@@ -89,13 +93,33 @@ class SinkRecord:
         key_schema: Any = None,
         value_schema: Any = None,
     ) -> None:
+        # Only what every record needs is set here; the rest stays unset until used,
+        # which keeps building a record (once per consumed message) cheap.
         self.message = message
         self.key = key
         self.value = value
-        self.key_schema = key_schema
-        self.value_schema = value_schema
-        self._topic: str | None = None
-        self._headers: Headers | None = _UNSET
+        if key_schema is not None:
+            self._key_schema = key_schema
+        if value_schema is not None:
+            self._value_schema = value_schema
+
+    @property
+    def key_schema(self) -> Any:
+        """The key's Kafka Connect schema (JSON converter with schemas), else None."""
+        return getattr(self, "_key_schema", None)
+
+    @key_schema.setter
+    def key_schema(self, schema: Any) -> None:
+        self._key_schema = schema
+
+    @property
+    def value_schema(self) -> Any:
+        """The value's Kafka Connect schema (JSON converter with schemas), else None."""
+        return getattr(self, "_value_schema", None)
+
+    @value_schema.setter
+    def value_schema(self, schema: Any) -> None:
+        self._value_schema = schema
 
     # Coordinates of the consumed message: fixed, whatever transforms do.
     @property
@@ -118,7 +142,8 @@ class SinkRecord:
     # What transforms may change.
     @property
     def topic(self) -> str:
-        return self._topic if self._topic is not None else self.kafka_topic
+        topic: str | None = getattr(self, "_topic", None)
+        return topic if topic is not None else self.kafka_topic
 
     @topic.setter
     def topic(self, value: str) -> None:
@@ -140,9 +165,10 @@ class SinkRecord:
 
     @property
     def headers(self) -> Headers:
-        if self._headers is _UNSET:
-            self._headers = list(self.message.headers() or ())
-        return self._headers  # type: ignore[return-value]
+        headers: Headers | None = getattr(self, "_headers", None)
+        if headers is None:
+            headers = self._headers = list(self.message.headers() or ())
+        return headers
 
     @headers.setter
     def headers(self, value: Headers) -> None:
@@ -167,7 +193,9 @@ class SinkRecord:
     def replace(self, **changes: Any) -> SinkRecord:
         """A copy with some of ``topic``, ``key``, ``value``, schemas or ``headers`` changed."""
         clone = SinkRecord(self.message, self.key, self.value, self.key_schema, self.value_schema)
-        clone._topic, clone._headers = self._topic, self._headers
+        for slot in ("_topic", "_headers"):
+            if hasattr(self, slot):
+                setattr(clone, slot, getattr(self, slot))
         for name, value in changes.items():
             setattr(clone, name, value)
         return clone
@@ -177,3 +205,22 @@ class SinkRecord:
             f"SinkRecord(topic={self.topic!r}, partition={self.kafka_partition}, "
             f"offset={self.kafka_offset}, key={self.key!r}, value={self.value!r})"
         )
+
+
+class PassthroughRecord(SinkRecord):
+    """A record whose key and value are the message's own bytes (byte-array converters),
+    read from the message when asked instead of copied into every record up front.
+    Transforms never mutate it: ``replace`` returns an ordinary ``SinkRecord``."""
+
+    __slots__ = ()
+
+    def __init__(self, message: KafkaMessage) -> None:
+        self.message = message
+
+    @property
+    def key(self) -> bytes | None:
+        return self.message.key()
+
+    @property
+    def value(self) -> bytes | None:
+        return self.message.value()

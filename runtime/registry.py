@@ -7,6 +7,7 @@ resolve, so a config can never make the worker import an arbitrary module.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -34,6 +35,7 @@ class PluginRegistry:
     def __init__(self, load_entry_points: bool = True) -> None:
         self._by_alias: dict[str, PluginInfo] = {}
         self._pending: dict[str, Any] = {}
+        self.broken: dict[str, str] = {}  # alias → why it could not be loaded
         if load_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._pending[ep.name] = ep
@@ -46,7 +48,11 @@ class PluginRegistry:
 
     def _load(self, alias: str) -> PluginInfo:
         ep = self._pending.pop(alias)
-        connector = ep.load()
+        try:
+            connector = ep.load()
+        except Exception as exc:
+            self.broken[alias] = f"{ep.value} failed to import: {type(exc).__name__}: {exc}"
+            raise PluginNotFoundError([("connector.class", self.broken[alias])]) from exc
         if not (isinstance(connector, type) and issubclass(connector, SinkConnector)):
             raise PluginNotFoundError(
                 [("connector.class", f"entry point {alias!r} is not a SinkConnector")]
@@ -56,8 +62,10 @@ class PluginRegistry:
         return info
 
     def plugins(self) -> list[PluginInfo]:
+        """Every plug-in that loads; the others are listed in ``broken``."""
         for alias in list(self._pending):
-            self._load(alias)
+            with contextlib.suppress(PluginNotFoundError):  # recorded in self.broken
+                self._load(alias)
         return sorted(self._by_alias.values(), key=lambda p: p.alias)
 
     def names(self) -> list[str]:
