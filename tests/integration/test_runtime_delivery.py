@@ -74,3 +74,40 @@ def test_pause_stops_reading_and_resume_continues(
     assert len(recordings(name)) == 1
     worker.resume(name)
     wait_for(lambda: len(recordings(name)) == 3)
+
+
+def test_cloudevents_filtered_by_ce_type_reach_the_sink_as_events(
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """Binary-mode CloudEvents convert to events; a HeaderValueMatches predicate keeps
+    only call.completed, and the others count as filtered (and committed)."""
+    from devstack.generator import CALL_COMPLETED, produce_calls
+
+    topic = make_topic("events", partitions=2)
+    events = produce_calls(kafka.bootstrap, topic, 400)
+    completed = [e for e in events if e.ce_type == CALL_COMPLETED]
+    name = f"events-{unique}"
+    worker.create(
+        name,
+        sink_config(
+            topic,
+            **{
+                "value.converter": "cloudevents",
+                "transforms": "onlyCompleted",
+                "transforms.onlyCompleted.type": "Filter",
+                "transforms.onlyCompleted.predicate": "isCompleted",
+                "transforms.onlyCompleted.negate": "true",
+                "predicates": "isCompleted",
+                "predicates.isCompleted.type": "HeaderValueMatches",
+                "predicates.isCompleted.header.name": "ce-type",
+                "predicates.isCompleted.pattern": "com\\.example\\.call\\.completed\\.v1",
+            },
+        ),
+    )
+    wait_for(lambda: len(recordings(name)) == len(completed))
+    got = {r.value["id"]: r.value for r in recordings(name)}
+    assert set(got) == {e.key.decode() for e in completed}
+    sample = got[completed[0].key.decode()]
+    assert sample["type"] == CALL_COMPLETED and sample["data"] == completed[0].data
+    wait_for(lambda: sum(committed(kafka.bootstrap, f"connect-{name}", topic, 2)) == 400)
+    assert worker.get(name).tasks[0].metrics.records_filtered == 400 - len(completed)

@@ -163,3 +163,32 @@ def test_an_outage_longer_than_max_poll_interval_loses_nothing_and_stalls_no_one
     assert task.metrics.partitions_revoked == 0 and task.metrics.partitions_assigned == 1
     assert task.metrics.records_dead_lettered == 0 and task.metrics.retries >= 3
     assert [r.value["n"] for r in recordings(slow)] == list(range(8))
+
+
+def test_a_task_that_keeps_failing_stays_failed_after_the_restart_cap(
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """With task.restart.max.attempts=1 the task restarts once, then stays FAILED with
+    its last trace until an operator restarts it."""
+    topic = make_topic("cap")
+    produce(kafka.bootstrap, topic, [b'{"n": 1}'])
+    name = f"cap-{unique}"
+    worker.create(
+        name,
+        sink_config(
+            topic,
+            "scripted",
+            **{
+                "script.fatal": "true",
+                "task.restart.max.attempts": "1",
+                "task.restart.backoff.initial.ms": "100",
+            },
+        ),
+    )
+    task = worker.get(name).tasks[0]
+    wait_for(lambda: task.metrics.restarts == 1 and task.status.state == "FAILED")
+    time.sleep(1.5)
+    assert task.metrics.restarts == 1 and task.status.state == "FAILED"
+    assert task.status.trace is not None and "scripted fatal failure" in task.status.trace
+    worker.restart_task(name, 0)
+    wait_for(lambda: task.metrics.restarts == 2)
