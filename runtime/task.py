@@ -37,6 +37,7 @@ from runtime.config import ConnectorConfig, WorkerConfig
 from runtime.converters import ByteArrayConverter
 from runtime.deadletter import DeadLetterWriter
 from runtime.errors import FatalError, RetriableError, ThrottledError
+from runtime.gc_tuning import freeze_long_lived
 from runtime.metrics import TaskMetrics
 from runtime.plugin import BatchWriter, RecordFailure, TaskContext
 from runtime.records import PassthroughRecord, SinkRecord, TopicPartition
@@ -87,6 +88,10 @@ def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int)
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
         "statistics.interval.ms": min(worker.offset_flush_interval_ms, 30000),
+        # A task holds a batch of messages while it writes them; with librdkafka's 1 s
+        # default, refilling the fetch queue afterwards stalled the consumer for a whole
+        # second (measured: 0.2 of a raw loop's throughput instead of 0.7+).
+        "fetch.queue.backoff.ms": 50,
     }
     if worker.group_protocol == "classic":
         conf["partition.assignment.strategy"] = "cooperative-sticky"
@@ -265,6 +270,7 @@ class TaskRunner:
                 s.errors_deadletterqueue_context_headers_enable,
             )
         self._consumer = Consumer(conf)
+        freeze_long_lived()  # the writer and clients just built live as long as the task
         clean = False
         try:
             self._consumer.subscribe(

@@ -31,6 +31,7 @@ from runtime.errors import (
     ConnectorNotFoundError,
     IllegalStateError,
 )
+from runtime.gc_tuning import tune_for_throughput
 from runtime.records import TopicPartition
 from runtime.registry import PluginRegistry
 from runtime.rest.masking import (
@@ -182,6 +183,7 @@ class Worker:
             if time.monotonic() >= deadline:
                 raise RuntimeError(self.last_error or "Kafka unreachable")
             time.sleep(0.5)
+        tune_for_throughput()
         if mark_ready:
             self.mark_ready()
 
@@ -264,7 +266,9 @@ class Worker:
             raise IllegalStateError("initial_state must be RUNNING, PAUSED or STOPPED")
         return self._add(self.validate(name, raw), state, persist)
 
-    def _add(self, config: ConnectorConfig, state: ConnectorState, persist: bool) -> ConnectorRuntime:
+    def _add(
+        self, config: ConnectorConfig, state: ConnectorState, persist: bool
+    ) -> ConnectorRuntime:
         runtime = ConnectorRuntime(config, state)
         with runtime.lock:
             with self._index:
@@ -409,6 +413,8 @@ class Worker:
         for task in tasks:
             task.join(max(0.0, deadline - time.monotonic()))
         self.ready = False
+        with self._admin_lock:
+            self._admin = None  # no close() in the client: dropping it lets it go
 
     # ----- internals ------------------------------------------------------------------
 
