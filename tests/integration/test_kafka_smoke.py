@@ -66,3 +66,44 @@ def test_produce_and_consume_back_with_group_protocol(
     finally:
         consumer.close()
     assert len(seen) == RECORDS
+
+
+def test_share_groups_deliver_records(
+    kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """KIP-932 share groups are enabled: a ShareConsumer receives what is produced."""
+    import threading
+
+    from confluent_kafka import ShareConsumer
+
+    topic = make_topic("share")
+    received: set[bytes] = set()
+    with ShareConsumer(
+        {"bootstrap.servers": kafka.bootstrap, "group.id": f"share-{unique}"}
+    ) as consumer:
+        consumer.subscribe([topic])
+        # A new share group starts at the log end: keep producing until records arrive.
+        stop = threading.Event()
+
+        def keep_producing() -> None:
+            producer = Producer({"bootstrap.servers": kafka.bootstrap})
+            i = 0
+            while not stop.is_set():
+                producer.produce(topic, key=b"k%d" % i, value=b"v")
+                producer.flush(5)
+                i += 1
+                stop.wait(0.2)
+
+        feeder = threading.Thread(target=keep_producing)
+        feeder.start()
+        try:
+            for _ in range(100):
+                for msg in consumer.poll(0.5):
+                    if msg.error() is None and msg.key() is not None:
+                        received.add(msg.key())
+                if len(received) >= 5:
+                    break
+        finally:
+            stop.set()
+            feeder.join()
+    assert len(received) >= 5
