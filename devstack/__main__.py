@@ -17,8 +17,13 @@ from pathlib import Path
 from devstack.kafka import KafkaBroker, cache_dir
 
 
+def _state_dir() -> Path:
+    """Where a CLI-started broker keeps its state and data (``OFFRAMP_DEVSTACK_DIR``)."""
+    return Path(os.environ.get("OFFRAMP_DEVSTACK_DIR") or cache_dir() / "devstack")
+
+
 def _state_file() -> Path:
-    return cache_dir() / "devstack" / "kafka.json"
+    return _state_dir() / "kafka.json"
 
 
 def _running() -> dict[str, object] | None:
@@ -39,7 +44,7 @@ def kafka_start(port: int) -> int:
     if state:
         print(f"Kafka already running: bootstrap.servers={state['bootstrap']} (pid {state['pid']})")
         return 0
-    data_dir = cache_dir() / "devstack" / "kafka-data"
+    data_dir = _state_dir() / "kafka-data"
     began = time.monotonic()
     broker = KafkaBroker(port=port, data_dir=data_dir, tied_to_parent=False).start()
     assert broker.process is not None
@@ -89,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.add_argument("--port", type=int, default=9092)
     args = parser.parse_args(argv)
-    (cache_dir() / "devstack").mkdir(parents=True, exist_ok=True)
+    _state_dir().mkdir(parents=True, exist_ok=True)
     if args.action == "start":
         return kafka_start(args.port)
     if args.action == "stop":
