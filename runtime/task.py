@@ -254,25 +254,25 @@ class TaskRunner:
         )
         connector = cfg.plugin.connector()
         self._writer = connector.create_writer(cfg.plugin_config, context)
-        conf = consumer_config(cfg, self.worker, self.task_id)
-        self._incremental = _is_incremental(conf)
-        conf["stats_cb"] = self._on_stats
-        if s.errors_deadletterqueue_topic_name:
-            producer_conf = {
-                "bootstrap.servers": self.worker.bootstrap_servers,
-                **self.worker.family("producer."),
-            }
-            self._dlq = DeadLetterWriter(
-                producer_conf,
-                s.errors_deadletterqueue_topic_name,
-                cfg.name,
-                self.task_id,
-                s.errors_deadletterqueue_context_headers_enable,
-            )
-        self._consumer = Consumer(conf)
-        freeze_long_lived()  # the writer and clients just built live as long as the task
         clean = False
-        try:
+        try:  # from here on, whatever was built is released by _shutdown
+            conf = consumer_config(cfg, self.worker, self.task_id)
+            self._incremental = _is_incremental(conf)
+            conf["stats_cb"] = self._on_stats
+            if s.errors_deadletterqueue_topic_name:
+                producer_conf = {
+                    "bootstrap.servers": self.worker.bootstrap_servers,
+                    **self.worker.family("producer."),
+                }
+                self._dlq = DeadLetterWriter(
+                    producer_conf,
+                    s.errors_deadletterqueue_topic_name,
+                    cfg.name,
+                    self.task_id,
+                    s.errors_deadletterqueue_context_headers_enable,
+                )
+            self._consumer = Consumer(conf)
+            freeze_long_lived()  # the writer and clients just built live as long as the task
             self._consumer.subscribe(
                 s.subscription,
                 on_assign=self._on_assign,
@@ -637,6 +637,9 @@ class TaskRunner:
             start = starts.get(TopicPartition(p.topic, p.partition))
             if start is not None:
                 p.offset = start
+                # The sink holds everything before it: commit that even if no new
+                # record arrives, so the group's offsets catch up with the sink's.
+                self._done[TopicPartition(p.topic, p.partition)] = start
         if self._incremental:
             consumer.incremental_assign(partitions)
         else:
