@@ -1,6 +1,6 @@
 """``offramp``: the command line, shaped like Kafka Connect's scripts.
 
-offramp standalone WORKER.json CONNECTOR.json… | CONFIG_DIR
+offramp standalone WORKER.json [CONNECTOR.json… | CONFIG_DIR]   (serves the REST API)
 offramp plugins
 offramp validate CONNECTOR.json [--worker WORKER.json] [--check]
 """
@@ -16,7 +16,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runtime.config import load_connector_file, load_worker_config, validate_connector
+from runtime.config import (
+    WorkerConfig,
+    load_connector_file,
+    load_worker_config,
+    validate_connector,
+)
+from runtime.config_store import ConfigStore, PlannedConnector, StoredConnector, merge_connectors
 from runtime.errors import ConfigError, OfframpError
 from runtime.registry import PluginRegistry
 
@@ -39,27 +45,63 @@ def _print_config_error(source: str, exc: ConfigError) -> None:
         print(f"  {key or '(config)'}: {reason}", file=sys.stderr)
 
 
-def cmd_standalone(args: argparse.Namespace) -> int:
-    from runtime.standalone import run_standalone
-
-    try:
-        worker_config = load_worker_config(args.worker)
-    except ConfigError as exc:
-        _print_config_error(args.worker, exc)
-        return 1
-    registry = PluginRegistry()
-    connectors: list[tuple[str, dict[str, Any]]] = []
+def _load_connectors(
+    args: argparse.Namespace, worker_config: WorkerConfig, registry: PluginRegistry
+) -> tuple[list[PlannedConnector], ConfigStore | None] | None:
+    """Every connector to start: the files named on the command line merged with the
+    config store (see ``runtime.config_store``), all validated; None if any is invalid."""
+    files: list[tuple[str, dict[str, Any], str]] = []
     failed = False
     for file in _connector_files(args.connectors):
         try:
             name, raw = load_connector_file(file)
-            validate_connector(name, raw, worker_config, registry)
-            connectors.append((name, raw))
         except ConfigError as exc:
             _print_config_error(str(file), exc)
             failed = True
+            continue
+        if any(name == other for other, _, _ in files):
+            print(f"{file}: connector {name!r} is named by another file too", file=sys.stderr)
+            failed = True
+        files.append((name, raw, str(file)))
+    store: ConfigStore | None = None
+    stored: list[StoredConnector] = []
+    deleted: set[str] = set()
+    if worker_config.config_storage_dir:
+        try:
+            store = ConfigStore(worker_config.config_storage_dir)
+            stored, deleted = store.load()
+        except ConfigError as exc:
+            _print_config_error(worker_config.config_storage_dir, exc)
+            return None
+    planned, notes = merge_connectors(files, stored, deleted)
+    for note in notes:
+        log.warning("%s", note)
+    for connector in planned:
+        try:
+            validate_connector(connector.name, connector.config, worker_config, registry)
+        except ConfigError as exc:
+            _print_config_error(connector.source, exc)
+            failed = True
     if failed:
+        return None
+    return planned, store
+
+
+def cmd_standalone(args: argparse.Namespace) -> int:
+    from runtime.rest.auth import check_listener
+    from runtime.standalone import run_standalone
+
+    try:
+        worker_config = load_worker_config(args.worker)
+        check_listener(worker_config)
+    except ConfigError as exc:
+        _print_config_error(args.worker, exc)
+        return 1
+    registry = PluginRegistry()
+    loaded = _load_connectors(args, worker_config, registry)
+    if loaded is None:
         return 1  # nothing starts when any config is wrong
+    connectors, store = loaded
 
     stop = threading.Event()
 
@@ -69,7 +111,7 @@ def cmd_standalone(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    return run_standalone(worker_config, registry, connectors, stop)
+    return run_standalone(worker_config, registry, connectors, stop, store)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

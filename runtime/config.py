@@ -201,13 +201,34 @@ def load_worker_config(
             raw[name[len("OFFRAMP_") :].lower().replace("_", ".")] = value
     raw = resolve(raw)
     plain, families = _split_families(raw, _WORKER_FAMILIES)
-    for key in ("rest.auth.tokens",):
-        if isinstance(plain.get(key), str):
-            plain[key] = [t.strip() for t in plain[key].split(",") if t.strip()]
+    plain.update(_rest_credentials(plain))
     try:
         return WorkerConfig.model_validate({**plain, "families": families})
     except ValidationError as exc:
         raise ConfigError(pydantic_errors(exc)) from None
+
+
+def _rest_credentials(plain: Mapping[str, Any]) -> dict[str, Any]:
+    """``rest.auth.tokens`` as a list and ``rest.auth.users`` as a map, also from the
+    string forms an environment variable can hold (``"t1,t2"``, ``"ops:pw,ci:pw2"``),
+    with ``${env:…}``/``${file:…}`` references inside the list or map resolved too."""
+    out: dict[str, Any] = {}
+    tokens = plain.get("rest.auth.tokens")
+    if isinstance(tokens, str):
+        tokens = [t.strip() for t in tokens.split(",") if t.strip()]
+    if isinstance(tokens, list):
+        named = resolve({f"rest.auth.tokens[{i}]": t for i, t in enumerate(tokens)})
+        out["rest.auth.tokens"] = list(named.values())
+    users = plain.get("rest.auth.users")
+    if isinstance(users, str):
+        pairs = [entry.strip().partition(":") for entry in users.split(",") if entry.strip()]
+        if any(not sep or not user for user, sep, _ in pairs):
+            raise ConfigError([("rest.auth.users", "expected user:password[,user:password…]")])
+        users = {user.strip(): password for user, _, password in pairs}
+    if isinstance(users, dict):
+        named = resolve({f"rest.auth.users.{u}": p for u, p in users.items()})
+        out["rest.auth.users"] = {u: named[f"rest.auth.users.{u}"] for u in users}
+    return out
 
 
 def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import threading
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -36,6 +37,8 @@ class PluginRegistry:
         self._by_alias: dict[str, PluginInfo] = {}
         self._pending: dict[str, Any] = {}
         self.broken: dict[str, str] = {}  # alias → why it could not be loaded
+        # Loading is lazy and REST requests arrive on many threads at once.
+        self._lock = threading.RLock()
         if load_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._pending[ep.name] = ep
@@ -43,8 +46,9 @@ class PluginRegistry:
     def register(self, alias: str, connector: type[SinkConnector[Any]]) -> None:
         """Register a connector class in-process (tests, embedding applications)."""
         class_name = f"{connector.__module__}:{connector.__qualname__}"
-        self._pending.pop(alias, None)
-        self._by_alias[alias] = PluginInfo(alias, class_name, connector.version, connector)
+        with self._lock:
+            self._pending.pop(alias, None)
+            self._by_alias[alias] = PluginInfo(alias, class_name, connector.version, connector)
 
     def _load(self, alias: str) -> PluginInfo:
         ep = self._pending.pop(alias)
@@ -63,20 +67,25 @@ class PluginRegistry:
 
     def plugins(self) -> list[PluginInfo]:
         """Every plug-in that loads; the others are listed in ``broken``."""
-        for alias in list(self._pending):
-            with contextlib.suppress(PluginNotFoundError):  # recorded in self.broken
-                self._load(alias)
-        return sorted(self._by_alias.values(), key=lambda p: p.alias)
+        with self._lock:
+            for alias in list(self._pending):
+                with contextlib.suppress(PluginNotFoundError):  # recorded in self.broken
+                    self._load(alias)
+            return sorted(self._by_alias.values(), key=lambda p: p.alias)
 
     def names(self) -> list[str]:
-        names = set(self._by_alias) | set(self._pending)
-        names |= {p.class_name for p in self._by_alias.values()}
-        names |= {ep.value for ep in self._pending.values()}
-        return sorted(names)
+        with self._lock:
+            names = set(self._by_alias) | set(self._pending)
+            names |= {p.class_name for p in self._by_alias.values()}
+            names |= {ep.value for ep in self._pending.values()}
+            return sorted(names)
 
     def get(self, name: str) -> PluginInfo:
         """The plug-in called ``name`` (alias or ``module:Class``), or a did-you-mean."""
-        name = name.strip()
+        with self._lock:
+            return self._get(name.strip())
+
+    def _get(self, name: str) -> PluginInfo:
         if name in self._by_alias:
             return self._by_alias[name]
         if name in self._pending:

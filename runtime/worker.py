@@ -129,6 +129,9 @@ class Worker:
         self.config = config
         self.registry = registry or PluginRegistry()
         self.store = store
+        # PluginRegistry loads entry points lazily and isn't thread-safe: every use of
+        # it by the worker and the REST API holds this lock.
+        self.registry_lock = threading.RLock()
         self._connectors: dict[str, ConnectorRuntime] = {}
         self._index = threading.Lock()  # guards the dict only; held for microseconds
         self._admin_lock = threading.Lock()
@@ -192,6 +195,7 @@ class Worker:
         next_log = time.monotonic()
         while not stop.is_set():
             if self.check_kafka(timeout=5.0):
+                tune_for_throughput()  # as start() does
                 return True
             if time.monotonic() >= next_log:
                 log.warning("waiting for Kafka: %s", self.last_error)
@@ -227,7 +231,8 @@ class Worker:
         """Full validation (``ConfigError`` lists every problem); also remembers the
         config's secrets so they are masked in logs and responses from now on."""
         try:
-            config = validate_connector(name, raw, self.config, self.registry)
+            with self.registry_lock:
+                config = validate_connector(name, raw, self.config, self.registry)
         except ConfigError:
             self._register_secrets(raw)
             raise
@@ -236,7 +241,7 @@ class Worker:
 
     def _register_secrets(self, raw: Mapping[str, Any]) -> None:
         model = None
-        with contextlib.suppress(ConfigError):
+        with contextlib.suppress(ConfigError), self.registry_lock:
             model = self.registry.get(str(raw.get("connector.class") or "")).connector.config_model
         register_config_secrets(raw, model)
 
@@ -305,11 +310,13 @@ class Worker:
             return self._add(config, ConnectorState.RUNNING, persist=True), True
 
     def patch(self, name: str, changes: Mapping[str, Any]) -> ConnectorRuntime:
-        """Merge ``changes`` into the stored config (None removes a key) and apply it."""
-        current = self.get(name).config.raw
-        merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
-        runtime, _ = self.put(name, merged)
-        return runtime
+        """Merge ``changes`` into the stored config (None removes a key) and apply it;
+        atomic against other changes to the same connector."""
+        with self._locked(name) as runtime:
+            current = runtime.config.raw
+            merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
+            runtime, _ = self.put(name, merged)
+            return runtime
 
     def delete(self, name: str) -> None:
         with self._locked(name) as runtime:
