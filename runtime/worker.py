@@ -129,9 +129,6 @@ class Worker:
         self.config = config
         self.registry = registry or PluginRegistry()
         self.store = store
-        # PluginRegistry loads entry points lazily and isn't thread-safe: every use of
-        # it by the worker and the REST API holds this lock.
-        self.registry_lock = threading.RLock()
         self._connectors: dict[str, ConnectorRuntime] = {}
         self._index = threading.Lock()  # guards the dict only; held for microseconds
         self._admin_lock = threading.Lock()
@@ -231,8 +228,7 @@ class Worker:
         """Full validation (``ConfigError`` lists every problem); also remembers the
         config's secrets so they are masked in logs and responses from now on."""
         try:
-            with self.registry_lock:
-                config = validate_connector(name, raw, self.config, self.registry)
+            config = validate_connector(name, raw, self.config, self.registry)
         except ConfigError:
             self._register_secrets(raw)
             raise
@@ -241,7 +237,7 @@ class Worker:
 
     def _register_secrets(self, raw: Mapping[str, Any]) -> None:
         model = None
-        with contextlib.suppress(ConfigError), self.registry_lock:
+        with contextlib.suppress(ConfigError):
             model = self.registry.get(str(raw.get("connector.class") or "")).connector.config_model
         register_config_secrets(raw, model)
 

@@ -65,8 +65,7 @@ def list_plugins(
     worker: WorkerDep,
     connectors_only: Annotated[bool, Query(alias="connectorsOnly")] = True,
 ) -> Response:
-    with worker.registry_lock:
-        plugins = loadable_plugins(worker.registry)
+    plugins = loadable_plugins(worker.registry)
     entries: list[dict[str, str]] = [
         {"class": p.class_name, "type": "sink", "version": p.version} for p in plugins
     ]
@@ -84,8 +83,7 @@ def list_plugins(
     responses={200: {"model": list[ConfigKeyInfo]}, 404: {"model": ErrorBody}},
 )
 def plugin_config(plugin: str, worker: WorkerDep) -> Response:
-    with worker.registry_lock:
-        info = find_plugin(worker.registry, plugin)
+    info = find_plugin(worker.registry, plugin)
     return JSONBody(plugin_definitions(info))
 
 
@@ -100,16 +98,14 @@ def plugin_config(plugin: str, worker: WorkerDep) -> Response:
 def validate_config(
     plugin: str, worker: WorkerDep, config: Annotated[dict[str, ConfigValue], Body()]
 ) -> Response:
-    with worker.registry_lock:
-        info = find_plugin(worker.registry, plugin)
+    info = find_plugin(worker.registry, plugin)
     raw: dict[str, Any] = {k: as_config_string(v) for k, v in config.items()}
     given = raw.get("connector.class")
     if given is None:
         raw["connector.class"] = info.alias
     else:
         try:
-            with worker.registry_lock:
-                named = find_plugin(worker.registry, given)
+            named = find_plugin(worker.registry, given)
         except ApiError:
             named = None  # validation reports the unknown class under its key
         if named is not None and named.class_name != info.class_name:
