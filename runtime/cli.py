@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("OFFRAMP_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Sink clients built on httpx log every request at INFO: one line per batch is noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="offramp", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("standalone", help="run a worker with connector configs")

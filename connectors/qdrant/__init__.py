@@ -1,0 +1,28 @@
+"""``qdrant``: the vector database sink.
+
+One point per record, upserted into a Qdrant collection (a server over HTTP or gRPC, or
+qdrant-client's local mode), idempotently: point ids are a pure function of the record.
+Vectors come from the record in qdrant-kafka's message format, or from a pluggable
+embedder (``connectors.qdrant.embedders``) that turns a text field into one. A tombstone
+deletes the point its key names. See docs/connectors/qdrant.md.
+
+Modules: ``config`` (keys), ``fields`` (dotted paths), ``point_ids``, ``vectors``
+(parsing and per-collection checks), ``payload``, ``embedding`` (the embedder API) with
+``openai_embedder``/``sentence_transformer_embedder``/``hash_embedder`` (re-exported by
+``embedders``), ``clients`` (local-mode sharing), ``outcomes`` (what an error means),
+``catalog`` (collections), ``writer`` and ``connector``.
+"""
+
+from connectors.qdrant.config import QdrantSinkConfig
+from connectors.qdrant.connector import QdrantSinkConnector
+from connectors.qdrant.embedding import Embedder, EmbedderConfig, register_embedder
+from connectors.qdrant.writer import QdrantWriter
+
+__all__ = [
+    "Embedder",
+    "EmbedderConfig",
+    "QdrantSinkConfig",
+    "QdrantSinkConnector",
+    "QdrantWriter",
+    "register_embedder",
+]

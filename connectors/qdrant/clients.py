@@ -1,0 +1,142 @@
+"""Qdrant clients for writers, and the one-per-path rule of qdrant-client's local mode.
+
+A local-mode client (``qdrant.path``) holds an exclusive file lock on its directory, and
+its in-memory state is not safe to share between threads. So within a process every
+writer for the same path borrows one shared client from a small registry: counted by
+reference, used under its lock, closed when the last writer lets go. ``:memory:``
+stores are shared per connector (each connector gets its own). A server client is
+private to its writer, its lock uncontended.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import portalocker
+from qdrant_client import QdrantClient
+
+from connectors.qdrant.config import QdrantSinkConfig
+from runtime import FatalError
+
+__all__ = ["ClientHandle", "borrow_local", "local_storage_in_use", "open_client"]
+
+MEMORY = ":memory:"
+
+
+@dataclass
+class ClientHandle:
+    """A client to use under ``lock``; ``release()`` exactly once when done."""
+
+    client: QdrantClient
+    lock: threading.RLock
+    description: str
+    local: bool
+    _release: Callable[[], None] | None = field(repr=False, default=None)
+
+    def release(self) -> None:
+        releaser, self._release = self._release, None
+        if releaser is not None:
+            releaser()
+
+
+@dataclass
+class _Shared:
+    client: QdrantClient
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    users: int = 0
+
+
+_registry_lock = threading.Lock()
+_shared: dict[str, _Shared] = {}
+
+
+def local_storage_in_use(path: str) -> bool:
+    """True if another client (this process or another) holds ``path``'s lock now."""
+    lock_file = os.path.join(path, ".lock")
+    if not os.path.exists(lock_file):
+        return False
+    with open(lock_file, "r+") as f:
+        try:
+            portalocker.lock(
+                f, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
+            )
+        except portalocker.exceptions.LockException:
+            return True
+        portalocker.unlock(f)
+        return False
+
+
+def _registry_key(path: str, owner: str) -> str:
+    return f"{MEMORY}{owner}" if path == MEMORY else os.path.realpath(path)
+
+
+def _open_local(path: str) -> QdrantClient:
+    # qdrant-client loads the whole store before it tries the lock, and leaks what it
+    # opened when the lock is taken: look first, and say clearly who holds it.
+    if path != MEMORY and local_storage_in_use(path):
+        raise FatalError(
+            f"local-mode Qdrant at {path} is in use by another process; qdrant-client "
+            "allows one process per path (use a Qdrant server to share it)"
+        )
+    try:
+        # Access is serialised by the handle's lock, so sqlite may be used from any
+        # task thread (the check exists for unsynchronised use).
+        return QdrantClient(path=path, force_disable_check_same_thread=True)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise FatalError(f"cannot open local-mode Qdrant at {path}: {exc}") from exc
+
+
+def _borrow(path: str, owner: str) -> ClientHandle:
+    key = _registry_key(path, owner)
+    with _registry_lock:
+        shared = _shared.get(key)
+        if shared is None:
+            shared = _shared[key] = _Shared(_open_local(path))
+        shared.users += 1
+
+    def release() -> None:
+        with _registry_lock:
+            shared.users -= 1
+            if shared.users == 0:
+                del _shared[key]
+                with shared.lock:
+                    shared.client.close()
+
+    return ClientHandle(shared.client, shared.lock, f"local-mode Qdrant at {path}", True, release)
+
+
+@contextmanager
+def borrow_local(path: str, owner: str = "") -> Iterator[ClientHandle]:
+    """Use the shared local-mode client of ``path`` (opening it if nobody has): how code
+    in the same process as a worker reads what the worker writes."""
+    handle = _borrow(path, owner)
+    try:
+        yield handle
+    finally:
+        handle.release()
+
+
+def open_client(config: QdrantSinkConfig, owner: str) -> ClientHandle:
+    """A client for ``config``: shared for local mode, private for a server."""
+    if config.qdrant_path is not None:
+        return _borrow(config.qdrant_path, owner)
+    assert config.qdrant_url is not None
+    api_key = config.qdrant_api_key.get_secret_value() if config.qdrant_api_key else None
+    try:
+        client = QdrantClient(
+            url=config.qdrant_url,
+            api_key=api_key,
+            prefer_grpc=config.qdrant_prefer_grpc,
+            grpc_port=config.qdrant_grpc_port,
+            timeout=max(1, math.ceil(config.qdrant_timeout_ms / 1000)),
+            # check() asks for the version itself; the built-in check only warns.
+            check_compatibility=False,
+        )
+    except ValueError as exc:
+        raise FatalError(f"qdrant.url {config.qdrant_url!r} is not usable: {exc}") from exc
+    return ClientHandle(client, threading.RLock(), config.location, False, client.close)
