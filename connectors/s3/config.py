@@ -1,0 +1,287 @@
+"""The ``s3`` connector's settings: Confluent S3 sink key names, validated up front.
+
+Every choice that has a Confluent class name (``partitioner.class``, ``format.class``)
+also takes a short alias, and both are normalised here, so the rest of the package only
+ever sees ``default|field|time|hourly|daily`` and ``json|bytearray|parquet``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+
+from connectors.s3.pathformat import compile_path_format
+from runtime import CommaList, ConfigModel
+
+__all__ = [
+    "MIN_PART_SIZE",
+    "CompressionName",
+    "FormatName",
+    "PartitionerName",
+    "S3SinkConfig",
+]
+
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts (except the last one)
+MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
+
+_STORAGE = "io.confluent.connect.storage.partitioner."
+_PARTITIONERS = {
+    "default": "default",
+    f"{_STORAGE}DefaultPartitioner": "default",
+    "field": "field",
+    f"{_STORAGE}FieldPartitioner": "field",
+    "time": "time",
+    f"{_STORAGE}TimeBasedPartitioner": "time",
+    "hourly": "hourly",
+    f"{_STORAGE}HourlyPartitioner": "hourly",
+    "daily": "daily",
+    f"{_STORAGE}DailyPartitioner": "daily",
+}
+_FORMATS = {
+    "json": "json",
+    "io.confluent.connect.s3.format.json.JsonFormat": "json",
+    "bytearray": "bytearray",
+    "io.confluent.connect.s3.format.bytearray.ByteArrayFormat": "bytearray",
+    "parquet": "parquet",
+    "io.confluent.connect.s3.format.parquet.ParquetFormat": "parquet",
+}
+_EXTRACTORS = {"record": "Record", "recordfield": "RecordField"}
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+def _choice(table: dict[str, str], key: str, refusals: dict[str, str] | None = None) -> Any:
+    def normalise(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name = value.strip()
+        if name in table:
+            return table[name]
+        for reason_key, reason in (refusals or {}).items():
+            if reason_key in name.lower():
+                raise ValueError(reason)
+        short = sorted({v for k, v in table.items() if "." not in k})
+        raise ValueError(
+            f"{key} {name!r} is not supported; use one of {', '.join(short)} "
+            "(or the matching Confluent class name)"
+        )
+
+    return BeforeValidator(normalise)
+
+
+def _extractor(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    name = value.strip().rsplit("$", 1)[-1].lower().removesuffix("timestampextractor")
+    if name in _EXTRACTORS:
+        return _EXTRACTORS[name]
+    if name == "wallclock":
+        raise ValueError(
+            "timestamp.extractor Wallclock is refused: partitions and rotation by wall-clock "
+            "time differ on every redelivery and break exactly-once; use Record or RecordField"
+        )
+    raise ValueError(f"timestamp.extractor {value!r} is not supported; use Record or RecordField")
+
+
+PartitionerName = Literal["default", "field", "time", "hourly", "daily"]
+FormatName = Literal["json", "bytearray", "parquet"]
+CompressionName = Literal["none", "gzip", "zstd"]
+
+
+class S3SinkConfig(ConfigModel):
+    """Where objects go, how records are grouped into them, and how they are encoded."""
+
+    s3_bucket_name: str = Field(description="Bucket the objects are written to")
+    s3_region: str = Field("us-east-1", description="AWS region of the bucket")
+    store_url: str | None = Field(
+        None,
+        description="Endpoint override for S3-compatible stores (MinIO, Ceph, R2, a local "
+        "server), e.g. http://127.0.0.1:9000; unset for AWS",
+    )
+    aws_access_key_id: str | None = Field(
+        None, description="Access key; unset to use boto3's default credential chain"
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, description="Secret key that goes with aws.access.key.id"
+    )
+    aws_session_token: SecretStr | None = Field(
+        None, description="Session token for temporary credentials (optional)"
+    )
+    s3_path_style_access_enabled: bool = Field(
+        True, description="Address the bucket in the path (most S3-compatible stores need it)"
+    )
+    topics_dir: str = Field("topics", description="Top-level prefix of every object key")
+    flush_size: int = Field(ge=1, description="Records per Kafka partition before a rotation")
+    rotate_interval_ms: int = Field(
+        -1,
+        ge=-1,
+        description="Rotate when a record's timestamp is this far past the first record's "
+        "(record time, deterministic); -1 disables",
+    )
+    partitioner_class: Annotated[PartitionerName, _choice(_PARTITIONERS, "partitioner.class")] = (
+        Field("default", description="default | field | time | hourly | daily")
+    )
+    partition_field_name: CommaList = Field(
+        default_factory=list,
+        description="Fields the field partitioner uses, comma-separated; dots reach into "
+        "nested objects (data.tenant)",
+    )
+    path_format: str | None = Field(
+        None,
+        description="Time partitioner's directory pattern, Joda style: "
+        "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH",
+    )
+    partition_duration_ms: int | None = Field(
+        None, ge=1, description="Time partitioner's bucket length in milliseconds"
+    )
+    timezone: str = Field("UTC", description="Time zone of path.format (IANA name)")
+    timestamp_extractor: Annotated[
+        Literal["Record", "RecordField"], BeforeValidator(_extractor)
+    ] = Field(
+        "Record",
+        description="Record (the Kafka timestamp) or RecordField (timestamp.field)",
+    )
+    timestamp_field: str | None = Field(
+        None,
+        description="Field holding the timestamp for RecordField: epoch milliseconds or an "
+        "ISO-8601 string; dots reach into nested objects (data.ended_at, time)",
+    )
+    format_class: Annotated[
+        FormatName,
+        _choice(
+            _FORMATS,
+            "format.class",
+            {"avro": "format.class Avro is not supported; use json, bytearray or parquet"},
+        ),
+    ] = Field("json", description="json (JSON lines) | bytearray | parquet")
+    format_bytearray_separator: str = Field(
+        "\n", description="bytearray format: bytes written after each record"
+    )
+    format_bytearray_extension: str = Field(".bin", description="bytearray format: file suffix")
+    s3_compression_type: CompressionName = Field("none", description="none | gzip | zstd")
+    s3_compression_level: int = Field(
+        -1, ge=-1, le=22, description="Codec level; -1 uses the codec's default"
+    )
+    s3_part_size: int = Field(
+        25 * 1024 * 1024,
+        ge=MIN_PART_SIZE,
+        le=MAX_PART_SIZE,
+        description="Multipart part size in bytes (at least 5 MiB); larger objects are "
+        "uploaded in parts of this size",
+    )
+    s3_part_retries: int = Field(
+        3, ge=0, description="Retries of one S3 request inside boto3 before the runtime's"
+    )
+    s3_request_timeout_ms: int = Field(
+        60000, ge=1, description="Socket connect/read timeout of one S3 request"
+    )
+    s3_spill_threshold_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=0,
+        description="An open file keeps up to this many bytes in memory, then moves to a "
+        "temporary file",
+    )
+    s3_spill_dir: str | None = Field(
+        None, description="Directory for spilled files (default: the system's temp dir)"
+    )
+    behavior_on_null_values: Literal["fail", "ignore"] = Field(
+        "fail", description="A null value (tombstone): fail (to the DLQ) or ignore (skip it)"
+    )
+    storage_class: str | None = Field(
+        None, description="Accepted for Confluent configs: must name S3Storage"
+    )
+    locale: str | None = Field(
+        None, description="Accepted for Confluent configs; path.format is numeric, so unused"
+    )
+    schema_compatibility: Literal["NONE", "none"] | None = Field(
+        None, description="Accepted for Confluent configs: only NONE (no schema evolution)"
+    )
+
+    @field_validator("s3_bucket_name")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _BUCKET.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid bucket name (3-63 lowercase letters, digits, "
+                "dots and hyphens)"
+            )
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = urlparse(value.strip())
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.strip()
+
+    @field_validator("topics_dir")
+    @classmethod
+    def _topics_dir(cls, value: str) -> str:
+        return value.strip().strip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("path_format")
+    @classmethod
+    def _path_format(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_path_format(value)  # raises ValueError naming the bad letter
+        return value
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        if value is not None and value.rsplit(".", 1)[-1] != "S3Storage":
+            raise ValueError(f"storage.class {value!r} is not supported; only S3Storage")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> S3SinkConfig:
+        kind = self.partitioner_class
+        if kind == "field" and not self.partition_field_name:
+            raise ValueError("partition.field.name is required when partitioner.class=field")
+        if kind == "time":
+            if not self.path_format:
+                raise ValueError("path.format is required when partitioner.class=time")
+            if self.partition_duration_ms is None:
+                raise ValueError("partition.duration.ms is required when partitioner.class=time")
+        if kind in ("hourly", "daily") and (self.path_format or self.partition_duration_ms):
+            raise ValueError(
+                f"partitioner.class={kind} sets path.format and partition.duration.ms itself; "
+                "use partitioner.class=time to choose them"
+            )
+        if self.timestamp_extractor == "RecordField" and not self.timestamp_field:
+            raise ValueError("timestamp.field is required when timestamp.extractor=RecordField")
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            raise ValueError(
+                "aws.access.key.id and aws.secret.access.key go together: set both, or "
+                "neither to use boto3's default credential chain"
+            )
+        if self.s3_compression_type == "gzip" and self.s3_compression_level > 9:
+            raise ValueError("s3.compression.level for gzip is -1 or 0 to 9")
+        if self.format_class == "parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise ValueError("format.class=parquet needs pyarrow: pip install 'offramp[parquet]'")
+        return self
+
+    @property
+    def time_based(self) -> bool:
+        return self.partitioner_class in ("time", "hourly", "daily")
+
+    @property
+    def needs_timestamps(self) -> bool:
+        """Whether each record's timestamp is read (time partitions or time rotation)."""
+        return self.time_based or self.rotate_interval_ms > 0

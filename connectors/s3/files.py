@@ -1,0 +1,100 @@
+"""Open files, grouped per Kafka partition into segments that rotate together.
+
+A *segment* is everything one Kafka partition has read since its last rotation: one open
+file per (topic, encoded partition) it touched. The segment rotates as a whole — after
+``flush.size`` records, or when ``rotate.interval.ms`` of record time has passed — so a
+rotation point is always an offset at which *no* file of that partition is open. That is
+what makes redelivery deterministic: restarting from the oldest segment not yet stored
+rebuilds exactly the files the crashed run had open, with the same names and the same
+contents, while everything before it is already in S3.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from connectors.s3.buffer import SpillBuffer
+
+__all__ = ["OpenFile", "PartitionFiles", "Segment"]
+
+
+@dataclass(eq=False)
+class OpenFile:
+    topic: str
+    encoded_partition: str
+    start_offset: int
+    buffer: SpillBuffer
+    records: int = 0
+    uploaded: bool = False
+    # Records of the current write, joined into the buffer once per write: one append
+    # per record is all the hot path pays.
+    pending: list[bytes] = field(default_factory=list)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.buffer.write(b"".join(self.pending))
+            self.pending.clear()
+
+
+@dataclass(eq=False)
+class Segment:
+    start_offset: int
+    base_timestamp: int
+    records: int = 0
+    last_encoded: str = ""
+    last_file: OpenFile | None = None
+    files: dict[tuple[str, str], OpenFile] = field(default_factory=dict)
+    upload: Future[None] | None = None  # in flight (or finished, not yet looked at)
+    attempts: int = 0
+    stored: bool = False
+
+    def flush(self) -> None:
+        for file in self.files.values():
+            file.flush()
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.buffer.close()
+            file.pending.clear()
+
+
+@dataclass(eq=False)
+class PartitionFiles:
+    """One Kafka partition's state in the writer."""
+
+    default_directory: str
+    # Offsets below this were taken in already (buffered, stored or failed): a write
+    # retried after a transient error must not add them twice.
+    next_offset: int = -1
+    current: Segment | None = None
+    sealed: deque[Segment] = field(default_factory=deque)  # rotated, not yet stored
+
+    def seal(self) -> Segment | None:
+        """Close the current segment for writing; it waits in ``sealed`` for upload."""
+        segment, self.current = self.current, None
+        if segment is None or not segment.records:
+            return None
+        segment.flush()
+        self.sealed.append(segment)
+        return segment
+
+    def drop_stored(self) -> None:
+        while self.sealed and self.sealed[0].stored:
+            self.sealed.popleft().close()
+
+    def oldest_unstored(self) -> int | None:
+        """Start offset of the oldest segment not yet fully in S3, if any."""
+        for segment in self.sealed:
+            if not segment.stored:
+                return segment.start_offset
+        return self.current.start_offset if self.current is not None else None
+
+    def close(self) -> None:
+        for segment in self.sealed:
+            segment.close()
+        self.sealed.clear()
+        if self.current is not None:
+            self.current.close()
+            self.current = None

@@ -1,0 +1,204 @@
+"""Taking records in: each record into its segment's open file, rotating at the
+deterministic points (see ``files``).
+
+Rotation, per Kafka partition and for the whole segment at once:
+
+- after ``flush.size`` records;
+- before a record whose timestamp is ``rotate.interval.ms`` or more past the segment's
+  first record;
+- with a time-based partitioner and ``rotate.interval.ms`` set, before a record whose
+  time partition differs from the previous record's (Confluent's rule: one file per
+  time partition when records arrive in order).
+
+Two ways in, with the same result: the common archive (default partitioner, no time
+rotation) takes each run of one partition's records in bulk — values encoded in one
+comprehension, files cut at ``flush.size`` by slicing — and everything else, or a run
+holding a record that needs individual treatment (null, unencodable), goes record by
+record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors.s3.buffer import SpillBuffer
+from connectors.s3.config import S3SinkConfig
+from connectors.s3.errors import RecordEncodingError
+from connectors.s3.fields import timestamp_extractor
+from connectors.s3.files import OpenFile, PartitionFiles, Segment
+from connectors.s3.formats import RecordFormat
+from connectors.s3.partitioners import DefaultPartitioner, create_partitioner
+from runtime import RecordFailure, SinkRecord, TopicPartition
+
+__all__ = ["RecordIntake"]
+
+_REASON = "__offramp.errors.reason"
+
+
+class RecordIntake:
+    def __init__(
+        self,
+        config: S3SinkConfig,
+        record_format: RecordFormat,
+        partitions: dict[TopicPartition, PartitionFiles],
+        topics_may_change: bool,
+    ) -> None:
+        self.config = config
+        self.format = record_format
+        self.partitions = partitions
+        self.topics_may_change = topics_may_change
+        self.partitioner = create_partitioner(config)
+        self.timestamp = timestamp_extractor(config.timestamp_extractor, config.timestamp_field)
+        self.in_bulk = isinstance(self.partitioner, DefaultPartitioner) and not (
+            config.needs_timestamps
+        )
+
+    def take(self, records: Sequence[SinkRecord], failures: list[RecordFailure]) -> None:
+        """Place ``records``; records that can't be placed are added to ``failures``.
+        Records at offsets taken in before (a retried batch) are skipped."""
+        touched: list[PartitionFiles] = []
+        if self.in_bulk:
+            for files, run in self._runs(records):
+                touched.append(files)
+                self._take_run(files, run, failures)
+        else:
+            for files, run in self._runs(records):
+                touched.append(files)
+                self._take_each(files, run, failures)
+        for files in touched:
+            if files.current is not None:
+                files.current.flush()  # memory holds at most one batch beyond the buffers
+
+    def _files(self, tp: TopicPartition) -> PartitionFiles:
+        files = self.partitions.get(tp)
+        if files is None:
+            files = self.partitions[tp] = PartitionFiles(f"partition={tp.partition}")
+        return files
+
+    def _runs(
+        self, records: Sequence[SinkRecord]
+    ) -> list[tuple[PartitionFiles, Sequence[SinkRecord]]]:
+        """Consecutive records of one Kafka partition (consume() returns them so)."""
+        runs: list[tuple[PartitionFiles, Sequence[SinkRecord]]] = []
+        start, count = 0, len(records)
+        while start < count:
+            first = records[start].message
+            topic, partition = first.topic(), first.partition()
+            end = start + 1
+            while end < count:
+                message = records[end].message
+                if message.partition() != partition or message.topic() != topic:
+                    break
+                end += 1
+            tp = TopicPartition(topic or "", partition or 0)
+            runs.append((self._files(tp), records[start:end]))
+            start = end
+        return runs
+
+    # ----- in bulk --------------------------------------------------------------------
+
+    def _take_run(
+        self, files: PartitionFiles, run: Sequence[SinkRecord], failures: list[RecordFailure]
+    ) -> None:
+        skip = 0
+        while skip < len(run) and run[skip].kafka_offset < files.next_offset:
+            skip += 1  # already taken in by an earlier attempt at this batch
+        run = run[skip:]
+        if not run:
+            return
+        values = [record.value for record in run]
+        encoded = None if None in values else self.format.encode_all(values)
+        topic = run[0].topic if self.topics_may_change else run[0].kafka_topic
+        if encoded is None or (
+            self.topics_may_change and any(record.topic != topic for record in run)
+        ):
+            self._take_each(files, run, failures)
+            return
+        files.next_offset = run[-1].kafka_offset + 1
+        flush_size = self.config.flush_size
+        directory = files.default_directory
+        done, count = 0, len(run)
+        while done < count:
+            segment = files.current
+            if segment is None:
+                segment = files.current = Segment(run[done].kafka_offset, 0)
+            file = self._file(segment, topic, directory, run[done].kafka_offset)
+            size = min(count - done, flush_size - segment.records)
+            file.pending.extend(encoded[done : done + size])
+            file.records += size
+            segment.records += size
+            segment.last_encoded = directory
+            done += size
+            if segment.records >= flush_size:
+                files.seal()
+
+    # ----- record by record -----------------------------------------------------------
+
+    def _take_each(
+        self, files: PartitionFiles, run: Sequence[SinkRecord], failures: list[RecordFailure]
+    ) -> None:
+        config = self.config
+        needs_time = config.needs_timestamps
+        rotate_ms = config.rotate_interval_ms
+        time_based = config.time_based
+        flush_size = config.flush_size
+        ignore_nulls = config.behavior_on_null_values == "ignore"
+        renamed = self.topics_may_change
+        encode = self.format.encode
+        place = None if isinstance(self.partitioner, DefaultPartitioner) else self.partitioner
+        stamp = self.timestamp
+        for record in run:
+            offset = record.kafka_offset
+            if offset < files.next_offset:
+                continue  # already taken in by an earlier attempt at this batch
+            files.next_offset = offset + 1
+            value = record.value
+            if value is None and ignore_nulls:
+                continue
+            stage = "format"
+            try:
+                if value is None:
+                    raise RecordEncodingError("the value is null (behavior.on.null.values=fail)")
+                timestamp = 0
+                if needs_time:
+                    stage = "timestamp"
+                    timestamp = stamp(record)
+                stage = "partitioner"
+                if place is None:
+                    encoded = files.default_directory
+                else:
+                    encoded = place.encode(record, timestamp)
+                stage = "format"
+                data = encode(value)
+            except RecordEncodingError as exc:
+                failures.append(RecordFailure(record, exc, {_REASON: f"s3.{stage}"}))
+                continue
+            topic = record.topic if renamed else record.kafka_topic
+            segment = files.current
+            if segment is None:
+                segment = files.current = Segment(offset, timestamp)
+            elif rotate_ms > 0 and (
+                timestamp - segment.base_timestamp >= rotate_ms
+                or (time_based and encoded != segment.last_encoded)
+            ):
+                files.seal()
+                segment = files.current = Segment(offset, timestamp)
+            file = self._file(segment, topic, encoded, offset)
+            file.pending.append(data)
+            file.records += 1
+            segment.last_encoded = encoded
+            segment.records += 1
+            if segment.records >= flush_size:
+                files.seal()
+
+    def _file(self, segment: Segment, topic: str, encoded: str, offset: int) -> OpenFile:
+        """The segment's open file for (topic, directory), opened at ``offset`` if new."""
+        file = segment.last_file
+        if file is not None and file.encoded_partition == encoded and file.topic == topic:
+            return file
+        file = segment.files.get((topic, encoded))
+        if file is None:
+            buffer = SpillBuffer(self.config.s3_spill_threshold_bytes, self.config.s3_spill_dir)
+            file = segment.files[(topic, encoded)] = OpenFile(topic, encoded, offset, buffer)
+        segment.last_file = file
+        return file

@@ -1,0 +1,107 @@
+"""Storing sealed segments: each of their files becomes one object.
+
+Uploads run on one background thread so the task keeps consuming and encoding while the
+previous files travel (boto3 waits on the socket without the GIL). The writer decides
+when to wait for them; this module only knows how to store a segment, in the
+background or right here, and what a finished upload's outcome was.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from connectors.s3.compression import Compression
+from connectors.s3.files import OpenFile, Segment
+from connectors.s3.formats import RecordFormat
+from connectors.s3.naming import object_key
+from connectors.s3.uploader import ObjectStore
+from runtime import FatalError, SinkError
+
+__all__ = ["SegmentUploader"]
+
+
+class SegmentUploader:
+    def __init__(
+        self,
+        store: ObjectStore,
+        record_format: RecordFormat,
+        compression: Compression,
+        topics_dir: str,
+        logger: logging.Logger,
+    ) -> None:
+        self.store = store
+        self.format = record_format
+        self.compression = compression
+        self.topics_dir = topics_dir
+        self.extension = record_format.extension + compression.extension
+        self.log = logger
+        self.objects_written = 0
+        self._pool: ThreadPoolExecutor | None = None
+
+    def key(self, kafka_partition: int, file: OpenFile) -> str:
+        return object_key(
+            self.topics_dir,
+            file.topic,
+            file.encoded_partition,
+            kafka_partition,
+            file.start_offset,
+            self.extension,
+        )
+
+    def store_now(self, kafka_partition: int, segment: Segment) -> None:
+        """Upload every file of ``segment`` not yet stored; raise a ``SinkError`` if one
+        fails (the files already stored stay stored and are skipped next time)."""
+        segment.attempts += 1
+        for file in segment.files.values():
+            if file.uploaded:
+                continue
+            key = self.key(kafka_partition, file)
+            body = self.compression.compress(self.format.render(file.buffer.chunks()))
+            try:
+                self.store.put(key, body, self.format.content_type)
+            except SinkError:
+                raise
+            except OSError as exc:
+                raise FatalError(f"cannot read back the buffered file for {key}: {exc}") from exc
+            file.uploaded = True
+            file.buffer.close()
+            self.objects_written += 1
+            self.log.debug("stored %s (%d records)", key, file.records)
+        segment.stored = True
+
+    def submit(self, kafka_partition: int, segment: Segment) -> None:
+        """Store ``segment`` on the background thread; see ``outcome``."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-upload")
+        segment.upload = self._pool.submit(self.store_now, kafka_partition, segment)
+
+    @staticmethod
+    def outcome(segment: Segment, wait: bool) -> SinkError | None:
+        """Look at a submitted upload (waiting for it if ``wait``): None while running or
+        once stored; the error if it failed, after which it can be submitted again."""
+        upload = segment.upload
+        if upload is None or not (wait or upload.done()):
+            return None
+        error = upload.exception()
+        segment.upload = None
+        if error is None:
+            return None
+        if isinstance(error, SinkError):
+            return error
+        return FatalError(f"uploading failed unexpectedly: {error!r}")
+
+    @staticmethod
+    def settle(segment: Segment) -> None:
+        """Let an upload in flight finish before its buffers are closed; its result no
+        longer matters (the partition is gone or the task is stopping)."""
+        upload: Future[None] | None = segment.upload
+        if upload is not None:
+            upload.exception()
+            segment.upload = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self.store.close()
