@@ -78,7 +78,12 @@ class FileSection:
 
 
 def sections() -> list[DemoSection]:
-    return [FileSection()]
+    from devstack.demo_hubspot import HubSpotSection
+    from devstack.demo_qdrant import QdrantSection
+    from devstack.demo_s3 import S3Section
+    from devstack.demo_sql import SqlSection
+
+    return [FileSection(), HubSpotSection(), QdrantSection(), S3Section(), SqlSection()]
 
 
 @contextlib.contextmanager

@@ -1,0 +1,381 @@
+"""The ``sql`` connector's batch writer: one transaction per batch.
+
+A batch goes: skip records the offsets table says are already written (exactly-once
+redelivery) → rows per table → tables created or widened if allowed (own short
+transaction) → one transaction with every table's rows and every partition's new
+offset → commit.
+
+If the database refuses a row (a constraint, a value that doesn't fit), the
+transaction is rolled back and redone with the rows applied in halves under
+savepoints, halving again where a half fails, until the refused rows stand alone;
+they are returned as ``RecordFailure``s with the database's message and the rest is
+committed. Transient trouble becomes ``RetriableError`` (the runtime retries the
+batch), a setup problem ``FatalError``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from connectors.sql.bulk import CopyBulk, ExecuteManyBulk
+from connectors.sql.config import SqlSinkConfig
+from connectors.sql.connection import connect, create_engine, describe
+from connectors.sql.errors import ErrorKind, RowRejectedError, classify, database_message, sqlstate
+from connectors.sql.offsets import OffsetStore, StoredOffset
+from connectors.sql.rows import RowBuilder, Segment, TableBatch
+from connectors.sql.schema import Tables
+from connectors.sql.statements import Statements
+from runtime import (
+    BatchWriter,
+    FatalError,
+    RecordFailure,
+    RetriableError,
+    SinkRecord,
+    TaskContext,
+    TopicPartition,
+)
+
+__all__ = ["SqlWriter"]
+
+T = TypeVar("T")
+FENCE_ATTEMPTS = 3
+
+
+@dataclass
+class _Coordinates:
+    """Where a batch's records sit in their partitions, read once per batch.
+
+    Keys are ``(topic, partition)`` tuples, which hash and compare like the
+    ``TopicPartition`` keys of the writer's maps. A batch is in offset order within
+    each partition, so the first and last offset seen per partition bound it.
+    """
+
+    keys: list[tuple[str, int]]
+    offsets: list[int]
+    first: dict[TopicPartition, int]
+    last: dict[TopicPartition, int]
+
+    @classmethod
+    def of(cls, records: Sequence[SinkRecord]) -> _Coordinates:
+        messages = [r.message for r in records]
+        keys = list(
+            zip(
+                [m.topic() or "" for m in messages],
+                [m.partition() or 0 for m in messages],
+                strict=True,
+            )
+        )
+        offsets = [m.offset() or 0 for m in messages]
+        last = dict(zip(keys, offsets, strict=True))
+        first = dict(zip(reversed(keys), reversed(offsets), strict=True))
+        return cls(
+            keys,
+            offsets,
+            {TopicPartition(*tp): offset for tp, offset in first.items()},
+            {TopicPartition(*tp): offset for tp, offset in last.items()},
+        )
+
+    def offsets_of(self, tp: tuple[str, int]) -> set[int]:
+        return {o for key, o in zip(self.keys, self.offsets, strict=True) if key == tp}
+
+
+class _Fenced(Exception):
+    """The offsets row moved under us: someone else wrote, or our last commit did."""
+
+
+class SqlWriter(BatchWriter):
+    def __init__(self, config: SqlSinkConfig, context: TaskContext) -> None:
+        self.config = config
+        self.log = context.logger
+        self.where = describe(config)
+        self.engine = create_engine(config, f"offramp-{context.connector_name}-{context.task_id}")
+        self._conn: Connection | None = None
+        try:
+            conn = self._connection()
+            self.statements = Statements(conn.dialect)
+            use_copy = config.bulk_method == "copy" or (
+                config.bulk_method == "auto"
+                and conn.dialect.name == "postgresql"
+                and conn.dialect.driver == "psycopg"
+            )
+            bulk = CopyBulk if use_copy else ExecuteManyBulk
+            self.bulk = bulk(self.statements, config.insert_mode, config.batch_size)
+            self.rows = RowBuilder(config, self.statements.adapt)
+            self.tables = Tables(config)
+            self.offsets: OffsetStore | None = None
+            if config.exactly_once_enabled:
+                self.offsets = OffsetStore(
+                    config.offsets_table_name, context.connector_name, self.statements
+                )
+                self._guard("creating the offsets table", lambda: self._ensure_offsets(conn))
+        except BaseException:
+            self.stop()
+            raise
+        self.positions: dict[TopicPartition, StoredOffset | None] = {}
+        self._stale = False  # positions must be re-read before the next write
+
+    # ----- connection and error handling ---------------------------------------------
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = connect(self.engine, self.config)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sa.exc.SQLAlchemyError as exc:  # it was broken anyway
+                self.log.debug("closing a broken connection: %s", exc)
+        if hasattr(self, "bulk"):
+            self.bulk.forget()
+
+    def _fail(self, doing: str, exc: BaseException) -> NoReturn:
+        """Raise what the runtime understands for an error that isn't one record's."""
+        if isinstance(exc, FatalError | RetriableError):
+            raise exc
+        message = f"{doing} in {self.where}: {database_message(exc)}"
+        if classify(exc) is ErrorKind.TRANSIENT:
+            self._drop_connection()
+            self.tables.forget()
+            self._stale = True  # a commit may or may not have happened
+            raise RetriableError(message) from exc
+        raise FatalError(message) from exc
+
+    def _guard(self, doing: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except (FatalError, RetriableError, _Fenced):
+            raise
+        except Exception as exc:
+            self._fail(doing, exc)
+
+    def _ensure_offsets(self, conn: Connection) -> None:
+        assert self.offsets is not None
+        self.offsets.ensure_table(conn)
+
+    # ----- partitions ------------------------------------------------------------------
+
+    def open(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int] | None:
+        if self.offsets is None:
+            return None
+        stored = self._load(partitions)
+        return {tp: s.resume_at for tp, s in stored.items()}
+
+    def _load(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, StoredOffset]:
+        offsets = self.offsets
+        assert offsets is not None
+        stored = self._guard(
+            "reading the offsets table", lambda: offsets.load(self._connection(), partitions)
+        )
+        for tp in partitions:
+            self.positions[tp] = stored.get(tp)
+        return stored
+
+    def close(self, partitions: Sequence[TopicPartition]) -> None:
+        for tp in partitions:
+            self.positions.pop(tp, None)
+
+    def stop(self) -> None:
+        self._drop_connection()
+        self.engine.dispose()
+
+    # ----- writing -----------------------------------------------------------------------
+
+    def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
+        for _ in range(FENCE_ATTEMPTS):
+            try:
+                return self._write(records)
+            except _Fenced as fenced:
+                self.log.warning("offsets moved under this task (%s); re-reading them", fenced)
+                self._stale = True
+        raise RetriableError(
+            "another writer keeps advancing the offsets of these partitions in "
+            f"{self.config.offsets_table_name}; is a second worker writing them?"
+        )
+
+    def _write(self, records: Sequence[SinkRecord]) -> list[RecordFailure]:
+        conn = self._connection()
+        where = _Coordinates.of(records)
+        todo = self._not_yet_written(records, where)
+        batches = self._guard("preparing the tables", lambda: self._prepare(conn, todo))
+        dedupe = self.config.insert_mode != "insert"
+        plans = [(batch, batch.segments(dedupe)) for batch in batches]
+        advanced: dict[TopicPartition, StoredOffset] = {}
+        try:
+            with conn.begin():
+                for batch, segments in plans:
+                    for segment in segments:
+                        self.bulk.apply(conn, batch, segment)
+                advanced = self._advance(conn, where, batches)
+        except _Fenced:
+            raise
+        except Exception as exc:
+            if classify(exc) is not ErrorKind.RECORD:
+                self._fail(f"writing {len(records)} records", exc)
+            self.log.info("a row was refused (%s); isolating it", database_message(exc))
+            # Every record in order this time: if a key's last version is the bad one,
+            # its earlier versions must still be applied.
+            in_order = [(batch, batch.segments(dedupe=False)) for batch in batches]
+            advanced = self._guard(
+                "isolating refused rows", lambda: self._isolate(conn, where, in_order)
+            )
+        self.positions.update(advanced)
+        return [failure for batch in batches for failure in batch.failures]
+
+    def _not_yet_written(
+        self, records: Sequence[SinkRecord], where: _Coordinates
+    ) -> list[SinkRecord]:
+        """Records the offsets table doesn't already cover (all, without exactly-once)."""
+        if self.offsets is None:
+            return list(records)
+        partitions = set(where.first)
+        if self._stale or not partitions <= self.positions.keys():
+            known = self.positions.keys() if self._stale else set()
+            self._load(sorted(partitions | known))
+            self._stale = False
+        positions = self.positions
+        covered = [
+            tp
+            for tp, first in where.first.items()
+            if (stored := positions.get(tp)) is not None and first < stored.next_offset
+        ]
+        if not covered:
+            return list(records)  # the usual case: nothing here was written before
+        by_key: Mapping[Any, StoredOffset | None] = positions  # plain tuples find them
+        todo = [
+            record
+            for record, tp, offset in zip(records, where.keys, where.offsets, strict=True)
+            if (stored := by_key.get(tp)) is None or not stored.already_written(offset)
+        ]
+        skipped = len(records) - len(todo)
+        if skipped:
+            self.log.info("skipping %d redelivered records already in the database", skipped)
+        return todo
+
+    def _prepare(self, conn: Connection, records: list[SinkRecord]) -> list[TableBatch]:
+        batches = self.rows.build(records)
+        for batch in batches:
+            shape = self.tables.prepare(conn, batch)
+            missing = {c.name for c in batch.columns if c.name not in shape.columns}
+            batch.drop_columns(
+                missing,
+                f"table {batch.table!r} has no column for field(s) {{columns}} and "
+                "auto.evolve=false",
+            )
+            self.bulk.prepare(conn, batch)
+        return batches
+
+    # ----- refused rows ----------------------------------------------------------------
+
+    def _isolate(
+        self,
+        conn: Connection,
+        where: _Coordinates,
+        plans: list[tuple[TableBatch, list[Segment]]],
+    ) -> dict[TopicPartition, StoredOffset]:
+        with conn.begin():
+            for batch, segments in plans:
+                for segment in segments:
+                    self._bisect(conn, batch, segment, 0, len(segment.rows))
+            return self._advance(conn, where, [batch for batch, _ in plans])
+
+    def _bisect(
+        self, conn: Connection, batch: TableBatch, segment: Segment, start: int, end: int
+    ) -> None:
+        savepoint = conn.begin_nested()
+        try:
+            self.bulk.apply(conn, batch, segment, segment.rows[start:end])
+        except Exception as exc:
+            savepoint.rollback()
+            if classify(exc) is not ErrorKind.RECORD:
+                raise
+            if end - start == 1:
+                self._refuse(batch, segment.origins[start], exc)
+                return
+            middle = (start + end) // 2
+            self._bisect(conn, batch, segment, start, middle)
+            self._bisect(conn, batch, segment, middle, end)
+        else:
+            savepoint.commit()
+
+    def _refuse(self, batch: TableBatch, index: int, exc: BaseException) -> None:
+        context = {"__offramp.sql.table": batch.table}
+        state = sqlstate(exc)
+        if state:
+            context["__offramp.sql.sqlstate"] = state
+        error = RowRejectedError(f"table {batch.table!r} refused the row: {database_message(exc)}")
+        error.__cause__ = exc
+        batch.refuse(index, error, context)
+
+    # ----- offsets ---------------------------------------------------------------------
+
+    def _advance(
+        self, conn: Connection, where: _Coordinates, batches: list[TableBatch]
+    ) -> dict[TopicPartition, StoredOffset]:
+        """Move every partition's stored offset past this batch, inside the transaction;
+        the new values are returned, to be remembered once it commits."""
+        if self.offsets is None:
+            return {}
+        refused: defaultdict[TopicPartition, set[int]] = defaultdict(set)
+        for batch in batches:
+            for failure in batch.failures:
+                refused[failure.record.topic_partition].add(failure.record.kafka_offset)
+        changes: list[tuple[TopicPartition, StoredOffset | None, StoredOffset]] = []
+        for tp, last in where.last.items():
+            old = self.positions.get(tp)
+            pending = refused.get(tp, set())
+            if old is not None and old.pending:
+                # Earlier refusals stay pending unless this batch handled them again.
+                here = where.offsets_of(tp)
+                pending |= {o for o in old.pending if o not in here}
+            new = StoredOffset(max(last + 1, old.next_offset if old else 0), frozenset(pending))
+            if new != old:
+                changes.append((tp, old, new))
+        if changes and not self.offsets.advance(conn, changes):
+            raise _Fenced(", ".join(f"{tp.topic}-{tp.partition}" for tp, _, _ in changes))
+        return {tp: new for tp, _, new in changes}
+
+    def pre_commit(self, offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
+        """The runtime has flushed the dead letters and is about to commit ``offsets``:
+        refusals below them are confirmed, and offsets of records the runtime dropped
+        (filters) catch up, so the table matches the consumer's position."""
+        store = self.offsets
+        if store is None:
+            return offsets
+        changes: dict[TopicPartition, tuple[StoredOffset | None, StoredOffset]] = {}
+        for tp, offset in offsets.items():
+            if tp not in self.positions or offset < 0:
+                continue
+            old = self.positions[tp]
+            if old is None:
+                new = StoredOffset(offset)
+            else:
+                pending = frozenset(o for o in old.pending if o >= offset)
+                new = StoredOffset(max(old.next_offset, offset), pending)
+            if new != old:
+                changes[tp] = (old, new)
+        if not changes:
+            return offsets
+        try:
+            conn = self._connection()
+            with conn.begin():
+                if not store.advance(conn, [(tp, old, new) for tp, (old, new) in changes.items()]):
+                    raise _Fenced(", ".join(f"{tp.topic}-{tp.partition}" for tp in changes))
+        except Exception as exc:
+            # The table keeps the lower offsets, which is always safe: resuming there
+            # skips rows already written and re-sends unconfirmed refusals.
+            self.log.warning("could not record committed offsets in the database: %s", exc)
+            self._stale = True
+            if not isinstance(exc, _Fenced) and classify(exc) is ErrorKind.TRANSIENT:
+                self._drop_connection()
+            return offsets
+        self.positions.update({tp: new for tp, (_, new) in changes.items()})
+        return offsets
