@@ -200,11 +200,25 @@ class CloudEventsConverter(Converter):
         return True
 
     def convert(self, data: bytes | None, headers: Headers | None) -> Any:
-        ce = _ce_headers(headers)
-        if "specversion" in ce:
-            event: dict[str, Any] = ce
-            content_type = ce.get("datacontenttype") or _header(headers, "content-type") or ""
-            event["data"] = _decode_data(data, content_type)
+        event: dict[str, Any] = {}
+        content_type: bytes | None = None
+        for key, value in headers or ():
+            attr = _HEADER_ATTRIBUTE.get(key)
+            if attr is None:
+                attr = _attribute_of(key)
+                if len(_HEADER_ATTRIBUTE) < _CACHE_LIMIT:
+                    _HEADER_ATTRIBUTE[key] = attr
+            if attr == "":
+                continue
+            if attr == _CONTENT_TYPE:
+                content_type = value
+            else:
+                event[attr] = None if value is None else value.decode("utf-8", "replace")
+        if "specversion" in event:
+            ctype = event.get("datacontenttype")
+            event["data"] = _decode_data(
+                data, ctype.encode() if ctype is not None else content_type or b""
+            )
             return event
         if data is None:
             return None
@@ -219,29 +233,44 @@ class CloudEventsConverter(Converter):
         return doc
 
 
-def _header(headers: Headers | None, name: str) -> str | None:
-    for key, value in headers or ():
-        if key.lower() == name and value is not None:
-            return value.decode("utf-8", "replace")
-    return None
+# Per header name, decided once: the CloudEvents attribute it carries ("" if none).
+# Producers use a handful of names; the limit only guards against odd ones.
+_CACHE_LIMIT = 1024
+_HEADER_ATTRIBUTE: dict[str, str] = {}
+_CONTENT_TYPE = "\0content-type"
 
 
-def _ce_headers(headers: Headers | None) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    for key, value in headers or ():
-        lower = key.lower()
-        if lower.startswith("ce-") or lower.startswith("ce_"):
-            attrs[lower[3:]] = value.decode("utf-8", "replace") if value is not None else None
-    return attrs
+def _attribute_of(header: str) -> str:
+    lower = header.lower()
+    if lower == "content-type":
+        return _CONTENT_TYPE
+    if lower.startswith(("ce-", "ce_")):
+        return lower[3:]
+    return ""
 
 
-def _decode_data(data: bytes | None, content_type: str) -> Any:
+# Per content type, decided once: how to read the data.
+_DATA_KIND: dict[bytes, str] = {}
+
+
+def _data_kind(content_type: bytes) -> str:
+    ctype = content_type.decode("latin-1").split(";")[0].strip().lower()
+    if not ctype or ctype == "application/json" or ctype.endswith("+json"):
+        return "json"
+    return "text" if ctype.startswith("text/") else "bytes"
+
+
+def _decode_data(data: bytes | None, content_type: bytes) -> Any:
     if data is None:
         return None
-    ctype = content_type.split(";")[0].strip().lower()
-    if not ctype or ctype == "application/json" or ctype.endswith("+json"):
+    kind = _DATA_KIND.get(content_type)
+    if kind is None:
+        kind = _data_kind(content_type)
+        if len(_DATA_KIND) < _CACHE_LIMIT:
+            _DATA_KIND[content_type] = kind
+    if kind == "json":
         return orjson.loads(data)
-    if ctype.startswith("text/"):
+    if kind == "text":
         return data.decode("utf-8")
     return data
 
