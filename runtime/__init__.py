@@ -25,6 +25,7 @@ from runtime.plugin import (
     dotted,
 )
 from runtime.records import Headers, RawMessage, SinkRecord, TopicPartition
+from runtime.retry import parse_retry_after
 
 __all__ = [
     "BatchError",
@@ -48,6 +49,7 @@ __all__ = [
     "TopicPartition",
     "TransformError",
     "dotted",
+    "parse_retry_after",
 ]
 
 __version__ = "0.1.0"

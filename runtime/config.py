@@ -34,6 +34,7 @@ __all__ = [
     "load_connector_file",
     "load_worker_config",
     "pydantic_errors",
+    "read_json_object",
     "validate_connector",
 ]
 
@@ -194,7 +195,7 @@ def load_worker_config(
     elif isinstance(source, Mapping):
         raw = dict(source)
     else:
-        raw = _read_json(source)
+        raw = read_json_object(source)
     env = os.environ if environ is None else environ
     for name, value in env.items():
         if name.startswith("OFFRAMP_") and name not in _NOT_WORKER_KEYS:
@@ -231,7 +232,8 @@ def _rest_credentials(plain: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON file holding an object; ``ConfigError`` naming the file otherwise."""
     try:
         with open(path, "rb") as f:
             data = orjson.loads(f.read())
@@ -246,7 +248,7 @@ def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_connector_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
     """``{"name": …, "config": {…}}`` (Kafka Connect's format) or a flat config map."""
-    data = _read_json(path)
+    data = read_json_object(path)
     if "config" in data and isinstance(data["config"], dict):
         config = dict(data["config"])
         name = str(data.get("name") or config.get("name") or "")

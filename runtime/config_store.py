@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from runtime.config import read_json_object
 from runtime.errors import ConfigError
 
 __all__ = ["ConfigStore", "PlannedConnector", "StoredConnector", "merge_connectors"]
@@ -91,15 +92,7 @@ class ConfigStore:
         return stored, deleted
 
     def _read(self, path: Path) -> dict[str, Any]:
-        try:
-            data = orjson.loads(path.read_bytes())
-        except OSError as exc:
-            raise ConfigError([("", f"cannot read {path}: {exc.strerror}")]) from None
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError([("", f"{path} is not valid JSON: {exc}")]) from None
-        if not isinstance(data, dict):
-            raise ConfigError([("", f"{path} must hold a JSON object")])
-        return data
+        return read_json_object(path)
 
     def _write(self, name: str, document: dict[str, Any]) -> None:
         """Write-then-rename, so a crash leaves the old file or the new one, never half."""

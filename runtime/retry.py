@@ -9,6 +9,7 @@ The caller supplies ``sleep``, which is how a task keeps polling Kafka while it 
 
 from __future__ import annotations
 
+import email.utils
 import random
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from runtime.errors import RetriableError, ThrottledError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "parse_retry_after"]
 
 INITIAL_DELAY = 0.3
 
@@ -74,3 +75,20 @@ class RetryPolicy:
             before_sleep=before_sleep,
             reraise=True,
         )
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """An HTTP ``Retry-After`` value (seconds, or an HTTP date) as seconds to wait from
+    now; None when absent or unreadable. For sinks turning a 429/503 into
+    ``RetriableError(..., retry_after=...)``."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

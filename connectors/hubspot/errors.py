@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +23,7 @@ import orjson
 
 from connectors.hubspot.config import required_write_scope
 from connectors.hubspot.ratelimit import RateLimiter
-from runtime import FatalError, RetriableError, SinkError
+from runtime import FatalError, RetriableError, SinkError, parse_retry_after
 
 __all__ = [
     "CATEGORY_HEADER",
@@ -110,18 +108,7 @@ def parse_json(body: bytes | str | None) -> Any:
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """``Retry-After`` as seconds (it may be a number or an HTTP date), or None."""
-    value = (headers or {}).get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return parse_retry_after((headers or {}).get("Retry-After"))
 
 
 def _missing_scopes(problem: HubSpotProblem, body: Any, object_type: str) -> str:

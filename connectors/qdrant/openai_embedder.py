@@ -9,8 +9,6 @@ the batch (the connector then isolates the texts that fail alone).
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +17,7 @@ import orjson
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.qdrant.embedding import Embedder, EmbedderConfig
-from runtime import BatchError, FatalError, RetriableError
+from runtime import BatchError, FatalError, RetriableError, parse_retry_after
 
 __all__ = ["OpenAIEmbedder", "OpenAIEmbedderConfig", "retry_after_seconds"]
 
@@ -53,18 +51,7 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
             return max(0.0, float(millis) / 1000.0)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def _message(response: httpx.Response) -> str:
