@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from runtime.config import load_worker_config
@@ -53,3 +58,36 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> li
         return [tp.offset for tp in tps]
     finally:
         consumer.close()
+
+
+def start_standalone_worker(
+    tmp: Path,
+    bootstrap: str,
+    name: str,
+    config: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``offramp standalone`` in a child process with one connector, logging to
+    ``tmp/worker.log``: what crash tests SIGKILL. Offsets are committed every 300 ms,
+    and a killed member leaves its classic group after 6 s rather than the default 45 s
+    (until then every commit would fail with a rebalance in progress)."""
+    worker = tmp / "worker.json"
+    worker.write_text(
+        json.dumps(
+            {
+                "bootstrap.servers": bootstrap,
+                "rest.port": 0,
+                "offset.flush.interval.ms": 300,
+                "consumer.session.timeout.ms": 6000,
+            }
+        )
+    )
+    connector = tmp / "connector.json"
+    connector.write_text(json.dumps({"name": name, "config": config}))
+    with open(tmp / "worker.log", "ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "standalone", str(worker), str(connector)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING", **(env or {})},
+        )

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -16,50 +14,27 @@ from pathlib import Path
 
 from devstack.kafka import KafkaBroker
 from tests.conftest import produce, wait_for
-from tests.integration.runtime_support import committed
+from tests.integration.runtime_support import committed, start_standalone_worker
 
 TOTAL = 20_000
 
 
 def _start_worker(tmp: Path, bootstrap: str, topic: str, name: str) -> subprocess.Popen[bytes]:
-    worker = tmp / "worker.json"
-    worker.write_text(
-        json.dumps(
-            {
-                "bootstrap.servers": bootstrap,
-                "rest.port": 0,
-                "offset.flush.interval.ms": 300,
-                # Dead members leave the group after this; the default 45 s would make
-                # every commit fail (rebalance in progress) until then.
-                "consumer.session.timeout.ms": 6000,
-            }
-        )
+    return start_standalone_worker(
+        tmp,
+        bootstrap,
+        name,
+        {
+            "connector.class": "file",
+            "file": str(tmp / "out.jsonl"),
+            "topics": topic,
+            "tasks.max": "2",
+            "value.converter": "json",
+            "value.converter.schemas.enable": "false",
+            "batch.max.records": "200",
+            "batch.max.age.ms": "50",
+        },
     )
-    connector = tmp / "connector.json"
-    connector.write_text(
-        json.dumps(
-            {
-                "name": name,
-                "config": {
-                    "connector.class": "file",
-                    "file": str(tmp / "out.jsonl"),
-                    "topics": topic,
-                    "tasks.max": "2",
-                    "value.converter": "json",
-                    "value.converter.schemas.enable": "false",
-                    "batch.max.records": "200",
-                    "batch.max.age.ms": "50",
-                },
-            }
-        )
-    )
-    with open(tmp / "worker.log", "ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "standalone", str(worker), str(connector)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING"},
-        )
 
 
 def _lines(path: Path) -> list[int]:

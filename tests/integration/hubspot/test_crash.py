@@ -3,11 +3,8 @@ restarted: upserts by email make redelivered records harmless."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +16,7 @@ from devstack.hubspot_stub import HubSpotStub
 from devstack.kafka import KafkaBroker
 from tests.conftest import produce, wait_for
 from tests.integration.hubspot.conftest import committed_offsets
+from tests.integration.runtime_support import start_standalone_worker
 
 TOTAL, EMAILS, PARTITIONS = 10_000, 2_000, 4
 
@@ -26,48 +24,28 @@ TOTAL, EMAILS, PARTITIONS = 10_000, 2_000, 4
 def _start_worker(
     tmp: Path, bootstrap: str, topic: str, name: str, stub: HubSpotStub
 ) -> subprocess.Popen[bytes]:
-    worker = tmp / "worker.json"
-    worker.write_text(
-        json.dumps(
-            {
-                "bootstrap.servers": bootstrap,
-                "rest.port": 0,
-                "offset.flush.interval.ms": 300,
-                "consumer.session.timeout.ms": 6000,  # the killed member leaves in 6 s
-            }
-        )
+    return start_standalone_worker(
+        tmp,
+        bootstrap,
+        name,
+        {
+            "connector.class": "hubspot",
+            "topics": topic,
+            "tasks.max": "2",
+            "key.converter": "string",
+            "value.converter": "json",
+            "value.converter.schemas.enable": "false",
+            "batch.max.records": "500",
+            "batch.max.age.ms": "50",
+            "hubspot.base.url": stub.url,
+            "hubspot.access.token": "${env:CRASH_HUBSPOT_TOKEN}",
+            "hubspot.property.email": "email | lower",
+            "hubspot.property.last_seq": "seq",
+            "hubspot.rate.limit.per.10s": "1000",
+            "errors.retry.timeout": "-1",
+        },
+        env={"CRASH_HUBSPOT_TOKEN": "test-token"},
     )
-    connector = tmp / "crm.json"
-    connector.write_text(
-        json.dumps(
-            {
-                "name": name,
-                "config": {
-                    "connector.class": "hubspot",
-                    "topics": topic,
-                    "tasks.max": "2",
-                    "key.converter": "string",
-                    "value.converter": "json",
-                    "value.converter.schemas.enable": "false",
-                    "batch.max.records": "500",
-                    "batch.max.age.ms": "50",
-                    "hubspot.base.url": stub.url,
-                    "hubspot.access.token": "${env:CRASH_HUBSPOT_TOKEN}",
-                    "hubspot.property.email": "email | lower",
-                    "hubspot.property.last_seq": "seq",
-                    "hubspot.rate.limit.per.10s": "1000",
-                    "errors.retry.timeout": "-1",
-                },
-            }
-        )
-    )
-    with open(tmp / "worker.log", "ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "standalone", str(worker), str(connector)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING", "CRASH_HUBSPOT_TOKEN": "test-token"},
-        )
 
 
 def test_kill_9_mid_stream_then_restart_loses_nothing(

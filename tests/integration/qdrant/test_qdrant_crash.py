@@ -4,11 +4,9 @@ clean run every id has exactly one point, holding its last record."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,7 +20,7 @@ from connectors.qdrant.clients import local_storage_in_use
 from connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from devstack.kafka import KafkaBroker
 from tests.conftest import produce, wait_for
-from tests.integration.runtime_support import committed
+from tests.integration.runtime_support import committed, start_standalone_worker
 
 TOTAL = 20_000
 IDS = 12_000  # fewer ids than records: later records overwrite earlier points
@@ -40,47 +38,26 @@ def _value(n: int) -> bytes:
 def _start_worker(
     tmp: Path, store: Path, bootstrap: str, topic: str, name: str
 ) -> subprocess.Popen[bytes]:
-    worker = tmp / "worker.json"
-    worker.write_text(
-        json.dumps(
-            {
-                "bootstrap.servers": bootstrap,
-                "rest.port": 0,
-                "offset.flush.interval.ms": 300,
-                "consumer.session.timeout.ms": 6000,  # dead members leave the group fast
-            }
-        )
+    return start_standalone_worker(
+        tmp,
+        bootstrap,
+        name,
+        {
+            "connector.class": "qdrant",
+            "topics": topic,
+            "tasks.max": "2",  # two tasks share the process's one client for the path
+            "qdrant.path": str(store),
+            "collection.name": "calls",
+            "collection.create": "true",
+            "collection.vector.size": "8",
+            "collection.distance": "Euclid",
+            "key.converter": "string",
+            "value.converter": "json",
+            "value.converter.schemas.enable": "false",
+            "batch.max.records": "500",
+            "batch.max.age.ms": "50",
+        },
     )
-    connector = tmp / "connector.json"
-    connector.write_text(
-        json.dumps(
-            {
-                "name": name,
-                "config": {
-                    "connector.class": "qdrant",
-                    "topics": topic,
-                    "tasks.max": "2",  # two tasks share the process's one client for the path
-                    "qdrant.path": str(store),
-                    "collection.name": "calls",
-                    "collection.create": "true",
-                    "collection.vector.size": "8",
-                    "collection.distance": "Euclid",
-                    "key.converter": "string",
-                    "value.converter": "json",
-                    "value.converter.schemas.enable": "false",
-                    "batch.max.records": "500",
-                    "batch.max.age.ms": "50",
-                },
-            }
-        )
-    )
-    with open(tmp / "worker.log", "ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "standalone", str(worker), str(connector)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING"},
-        )
 
 
 def _handled(bootstrap: str, name: str, topic: str) -> int:

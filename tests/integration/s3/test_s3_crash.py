@@ -4,13 +4,10 @@ different contents."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,7 +21,7 @@ from confluent_kafka import Producer
 from devstack.kafka import KafkaBroker
 from devstack.s3 import S3Server
 from tests.conftest import produce, wait_for
-from tests.integration.runtime_support import committed
+from tests.integration.runtime_support import committed, start_standalone_worker
 from tests.integration.s3.support import archive, keys, version_hashes
 
 if TYPE_CHECKING:
@@ -38,50 +35,28 @@ KILLS = 3
 def _start_worker(
     tmp: Path, bootstrap: str, server: S3Server, bucket: str, topic: str, name: str
 ) -> subprocess.Popen[bytes]:
-    worker = tmp / "worker.json"
-    worker.write_text(
-        json.dumps(
-            {
-                "bootstrap.servers": bootstrap,
-                "rest.port": 0,
-                "offset.flush.interval.ms": 300,
-                # A killed member leaves the group after this, not after the default 45 s.
-                "consumer.session.timeout.ms": 6000,
-            }
-        )
+    return start_standalone_worker(
+        tmp,
+        bootstrap,
+        name,
+        {
+            "connector.class": "s3",
+            "topics": topic,
+            "tasks.max": "2",
+            "value.converter": "json",
+            "value.converter.schemas.enable": "false",
+            "batch.max.records": "2000",
+            "batch.max.age.ms": "50",
+            **server.config(bucket),
+            # Several open files per partition, rotated by count and by record
+            # time, gzip-compressed: every part of determinism is exercised.
+            "partitioner.class": "field",
+            "partition.field.name": "g",
+            "flush.size": "1000",
+            "rotate.interval.ms": "400",
+            "s3.compression.type": "gzip",
+        },
     )
-    connector = tmp / "connector.json"
-    connector.write_text(
-        json.dumps(
-            {
-                "name": name,
-                "config": {
-                    "connector.class": "s3",
-                    "topics": topic,
-                    "tasks.max": "2",
-                    "value.converter": "json",
-                    "value.converter.schemas.enable": "false",
-                    "batch.max.records": "2000",
-                    "batch.max.age.ms": "50",
-                    **server.config(bucket),
-                    # Several open files per partition, rotated by count and by record
-                    # time, gzip-compressed: every part of determinism is exercised.
-                    "partitioner.class": "field",
-                    "partition.field.name": "g",
-                    "flush.size": "1000",
-                    "rotate.interval.ms": "400",
-                    "s3.compression.type": "gzip",
-                },
-            }
-        )
-    )
-    with open(tmp / "worker.log", "ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "standalone", str(worker), str(connector)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING"},
-        )
 
 
 def test_kill_9_during_50000_records_then_a_clean_run_is_exactly_once(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +17,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from devstack.kafka import KafkaBroker
 from devstack.postgres import PostgresServer
 from tests.conftest import produce, wait_for
+from tests.integration.runtime_support import start_standalone_worker
 from tests.integration.sql.support import PgConnection, group_offsets, scalar, stored_offsets
 
 TOTAL = 50_000
@@ -30,49 +28,27 @@ KILLS = 3
 def _start_worker(
     tmp: Path, bootstrap: str, topic: str, name: str, url: str, table: str
 ) -> subprocess.Popen[bytes]:
-    worker = tmp / "worker.json"
-    worker.write_text(
-        json.dumps(
-            {
-                "bootstrap.servers": bootstrap,
-                "rest.port": 0,
-                "offset.flush.interval.ms": 300,
-                # Dead members leave the group after this, not the default 45 s.
-                "consumer.session.timeout.ms": 6000,
-            }
-        )
+    return start_standalone_worker(
+        tmp,
+        bootstrap,
+        name,
+        {
+            "connector.class": "sql",
+            "topics": topic,
+            "tasks.max": "2",
+            "key.converter": "string",
+            "value.converter": "json",
+            "value.converter.schemas.enable": "false",
+            "batch.max.records": "1000",
+            "batch.max.age.ms": "50",
+            "connection.url": url,
+            "table.name.format": table,
+            # insert with a key: exactly.once is on by default
+            "insert.mode": "insert",
+            "pk.mode": "record_key",
+            "pk.fields": "id",
+        },
     )
-    connector = tmp / "connector.json"
-    connector.write_text(
-        json.dumps(
-            {
-                "name": name,
-                "config": {
-                    "connector.class": "sql",
-                    "topics": topic,
-                    "tasks.max": "2",
-                    "key.converter": "string",
-                    "value.converter": "json",
-                    "value.converter.schemas.enable": "false",
-                    "batch.max.records": "1000",
-                    "batch.max.age.ms": "50",
-                    "connection.url": url,
-                    "table.name.format": table,
-                    # insert with a key: exactly.once is on by default
-                    "insert.mode": "insert",
-                    "pk.mode": "record_key",
-                    "pk.fields": "id",
-                },
-            }
-        )
-    )
-    with open(tmp / "worker.log", "ab") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "standalone", str(worker), str(connector)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING"},
-        )
 
 
 def _end_offsets(bootstrap: str, topic: str) -> list[int]:
