@@ -108,6 +108,12 @@ class BatchWriter(ABC):
     records since the last commit are delivered again.
     """
 
+    pipelined: ClassVar[bool] = False
+    """True lets ``write`` run on a thread of its own while the task reads and converts
+    the next batch (one batch in flight at most). Worth it when a write mostly waits on
+    the target (a database doing the work); the writer's methods still never run at the
+    same time as each other."""
+
     def open(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int] | None:
         """Partitions were assigned. Return offsets to start from if the sink stores its
         own (exactly-once sinks); None to use the consumer group's committed offsets."""

@@ -25,6 +25,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +154,9 @@ class TaskRunner:
         self._abandoning = False
         self._deadline: float | None = None
         self._progressed = False
+        self._pipeline: ThreadPoolExecutor | None = None
+        self._pending_write: Future[dict[TopicPartition, int]] | None = None
+        self._abort_write = threading.Event()
 
     # ----- control, from any thread -------------------------------------------------
 
@@ -254,6 +259,8 @@ class TaskRunner:
         )
         connector = cfg.plugin.connector()
         self._writer = connector.create_writer(cfg.plugin_config, context)
+        if self._writer.pipelined:
+            self._pipeline = ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.name}")
         clean = False
         try:  # from here on, whatever was built is released by _shutdown
             conf = consumer_config(cfg, self.worker, self.task_id)
@@ -299,6 +306,9 @@ class TaskRunner:
                 self._deadline = None
         finally:
             self._abandoning = True  # close() may call on_revoke: nothing left to flush
+            if self._pipeline is not None:
+                self._abort_write.set()  # a write still retrying gives up; redelivered later
+                self._pipeline.shutdown(wait=True)
             if writer is not None:
                 try:
                     writer.close(sorted(self._assigned))
@@ -467,6 +477,12 @@ class TaskRunner:
         """Write the pending batch; its positions count as done once it is handled."""
         if not self._batch_positions and not self._batch:
             return
+        self._finish_pending_write()  # at most one batch in flight, and batches in order
+        if self._pipeline is not None and not self._in_callback and not self._stop.is_set():
+            batch, positions = self._batch, self._batch_positions
+            self._batch, self._batch_positions, self._batch_bytes = [], {}, 0
+            self._pending_write = self._pipeline.submit(self._write_stage, batch, positions)
+            return
         batch, positions = self._batch, self._batch_positions
         self._batch, self._batch_positions, self._batch_bytes = [], {}, 0
         self._inflight, self._inflight_positions = batch, positions
@@ -482,6 +498,52 @@ class TaskRunner:
         finally:
             self._inflight = None
         self._done.update(self._inflight_positions)
+
+    def _write_stage(
+        self, batch: list[SinkRecord], positions: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """A pipelined writer's batch, on the write thread; its positions are done after."""
+        if batch:
+            self._deliver(batch)
+        return positions
+
+    def _finish_pending_write(self) -> None:
+        """Wait for the batch on the write thread (if any): its positions become done, its
+        errors are raised here. The consumer keeps polling meanwhile, and pauses if the
+        wait gets long (a retrying sink), so the group keeps this task."""
+        pending = self._pending_write
+        if pending is None:
+            return
+        consumer = self._consumer
+        if self._in_callback or consumer is None:
+            # No polling inside a rebalance callback: wait a bounded time, then make the
+            # write give up (the task then restarts from its committed offsets).
+            deadline = self._deadline or (
+                time.monotonic() + self.settings.task_revocation_flush_timeout_ms / 1000.0
+            )
+            while not pending.done():
+                if time.monotonic() >= deadline:
+                    self._abort_write.set()
+                time.sleep(0.01)
+        else:
+            # A write normally ends within a second: just wait, so the consumer neither
+            # competes with it for the GIL nor reads ahead. Longer (a sink retrying): pause
+            # every partition and keep polling, so the group keeps this task.
+            began, paused_here = time.monotonic(), False
+            while not pending.done():
+                if self._should_exit():
+                    self._abort_write.set()
+                if time.monotonic() - began < 1.0:
+                    futures_wait([pending], timeout=0.05)
+                    continue
+                if not paused_here and not self._consumer_paused:
+                    self._pause_all(consumer)
+                    paused_here = True
+                self._carry.extend(consumer.consume(100, 0.05))
+            if paused_here and not self._paused.is_set():
+                self._resume_all(consumer)
+        self._pending_write = None
+        self._done.update(pending.result())
 
     def _deliver(self, records: list[SinkRecord]) -> None:
         try:
@@ -542,7 +604,13 @@ class TaskRunner:
         else:
             message = f"retrying after attempt {state.attempt_number} failed: {exc}"
         log.warning("task %s: %s", self.name, message)
-        if not self._retrying and self._consumer is not None and not self._in_callback:
+        on_write_thread = threading.current_thread() is not self._thread
+        if (
+            not self._retrying
+            and self._consumer is not None
+            and not self._in_callback
+            and not on_write_thread  # the consumer thread pauses when the wait grows long
+        ):
             self._retrying = True
             self._pause_all(self._consumer)
         self._set_status(self._running_state(), message=message)
@@ -552,10 +620,11 @@ class TaskRunner:
         and anything still delivered is kept for after the retry."""
         deadline = time.monotonic() + seconds
         consumer = self._consumer
+        on_write_thread = threading.current_thread() is not self._thread
         while (left := deadline - time.monotonic()) > 0:
-            if self._should_exit():
+            if self._should_exit() or self._abort_write.is_set():
                 raise _Stop()
-            if self._in_callback or consumer is None:
+            if self._in_callback or consumer is None or on_write_thread:
                 time.sleep(min(0.1, left))
             else:
                 self._carry.extend(consumer.consume(100, min(0.2, left)))
@@ -597,6 +666,7 @@ class TaskRunner:
         consumer, writer = self._consumer, self._writer
         if consumer is None or writer is None:
             return
+        self._finish_pending_write()  # pre_commit never runs beside a write
         done = {
             tp: off
             for tp, off in self._done.items()
@@ -632,6 +702,11 @@ class TaskRunner:
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         assert self._writer is not None
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
+        self._in_callback = True
+        try:
+            self._finish_pending_write()  # open() never runs beside a write
+        finally:
+            self._in_callback = False
         starts = self._writer.open(tps) or {}
         for p in partitions:
             start = starts.get(TopicPartition(p.topic, p.partition))
@@ -690,6 +765,11 @@ class TaskRunner:
     def _on_lost(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
         lost = {TopicPartition(p.topic, p.partition) for p in partitions}
         log.warning("task %s: partitions lost: %s", self.name, sorted(lost))
+        self._in_callback = True
+        try:
+            self._finish_pending_write()  # close() never runs beside a write
+        finally:
+            self._in_callback = False
         self._drop_partitions(lost)
         self._forget(lost)
         if self._incremental:

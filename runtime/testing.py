@@ -83,6 +83,7 @@ class ScriptConfig(ConfigModel):
     )
     script_fatal: bool = False
     script_retry_after: float | None = None
+    script_pipelined: bool = Field(False, description="Write on a thread of its own")
 
 
 class _ScriptedWriter(BatchWriter):
@@ -120,13 +121,18 @@ class _ScriptedWriter(BatchWriter):
         return failures
 
 
+class _PipelinedScriptedWriter(_ScriptedWriter):
+    pipelined = True
+
+
 class ScriptedSinkConnector(SinkConnector[ScriptConfig]):
     """Fails on cue; what it does write is kept like the recording sink's."""
 
     config_model = ScriptConfig
 
     def create_writer(self, config: ScriptConfig, context: TaskContext) -> BatchWriter:
-        return _ScriptedWriter(config, context.connector_name)
+        kind = _PipelinedScriptedWriter if config.script_pipelined else _ScriptedWriter
+        return kind(config, context.connector_name)
 
 
 @dataclass

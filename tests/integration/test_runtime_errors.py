@@ -44,11 +44,13 @@ def _dlq(topic: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("pipelined", ["false", "true"])
 def test_bad_json_and_refused_records_reach_the_dlq_with_context(
-    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str, pipelined: str
 ) -> None:
     """Invalid JSON (VALUE_CONVERTER) and per-record write failures (TASK_PUT) are
-    dead-lettered with all ten headers and the original bytes; the rest is delivered."""
+    dead-lettered with all ten headers and the original bytes; the rest is delivered
+    (also when the sink writes on a thread of its own)."""
     topic, dlq = make_topic("dlq-src"), f"dlq-{unique}"
     values = [orjson.dumps({"n": i}) for i in range(100)]
     values[10] = b"{not json"
@@ -62,7 +64,13 @@ def test_bad_json_and_refused_records_reach_the_dlq_with_context(
     )
     name = f"dlq-{unique}"
     worker.create(
-        name, sink_config(topic, "scripted", **_dlq(dlq), **{"script.fail.values": "poison"})
+        name,
+        sink_config(
+            topic,
+            "scripted",
+            **_dlq(dlq),
+            **{"script.fail.values": "poison", "script.pipelined": pipelined},
+        ),
     )
     wait_for(lambda: len(recordings(name)) == 98)
     letters = read_dead_letters(kafka.bootstrap, dlq, expected=2)
@@ -124,12 +132,13 @@ def test_tolerance_none_fails_the_task_then_restarts_it(
     assert committed(kafka.bootstrap, f"connect-{name}", topic)[0] in (-1001, 0, 1)
 
 
+@pytest.mark.parametrize("pipelined", ["false", "true"])
 def test_an_outage_longer_than_max_poll_interval_loses_nothing_and_stalls_no_one(
-    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str, pipelined: str
 ) -> None:
     """A sink failing transiently for 9 s (max.poll.interval.ms is 6 s) keeps its
     partitions, dead-letters nothing, then delivers everything; a second connector on
-    the same topic keeps flowing meanwhile."""
+    the same topic keeps flowing meanwhile (also when the sink writes on its own thread)."""
     topic, dlq = make_topic("outage"), f"outage-dlq-{unique}"
     slow, healthy = f"slow-{unique}", f"healthy-{unique}"
     worker.create(
@@ -140,6 +149,7 @@ def test_an_outage_longer_than_max_poll_interval_loses_nothing_and_stalls_no_one
             **_dlq(dlq),
             **{
                 "script.transient.seconds": "9",
+                "script.pipelined": pipelined,
                 "errors.retry.timeout": "-1",
                 "errors.retry.delay.max.ms": "1000",
                 "consumer.override.session.timeout.ms": "6000",
