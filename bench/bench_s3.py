@@ -18,7 +18,7 @@ side. ``--format bytearray`` measures the byte-array path instead (no JSON work)
 ``--transcript-chars 4000`` makes each event's transcript that long (~4 KB records).
 
     .venv/bin/python bench/bench_s3.py [--records 200000] [--flush-size 20000] [--runs 3]
-        [--format json|bytearray] [--transcript-chars 0]
+        [--format json|bytearray] [--transcript-chars 0] [--upload-concurrency N] [--cpu]
 """
 
 from __future__ import annotations
@@ -145,11 +145,14 @@ class StoreClock:
         self.store, self.expected, self.done = store, expected, done
         self.stored = 0
         self.finished = 0.0
+        self._lock = threading.Lock()  # the connector uploads on several threads
 
     def put(self, key: str, body: Iterable[bytes | memoryview], content_type: str) -> None:
         self.store.put(key, body, content_type)
-        self.stored += 1
-        if self.stored == self.expected:
+        with self._lock:
+            self.stored += 1
+            last = self.stored == self.expected
+        if last:
             self.finished = time.perf_counter()
             self.done.set()
 
@@ -205,6 +208,11 @@ def offramp_path(
             "batch.max.records": "5000",
             "consumer.override.max.partition.fetch.bytes": str(args.fetch_bytes),
             **settings(url, bucket, args.flush_size, args.format),
+            **(
+                {"s3.upload.concurrency": str(args.upload_concurrency)}
+                if args.upload_concurrency
+                else {}
+            ),
         },
     )
     metrics = worker.get(name).tasks[0].metrics
@@ -257,6 +265,9 @@ def main() -> int:
     parser.add_argument("--transcript-chars", type=int, default=0)
     parser.add_argument("--cpu", action="store_true", help="show CPU seconds per process")
     parser.add_argument("--fetch-bytes", type=int, default=1024 * 1024)
+    parser.add_argument(
+        "--upload-concurrency", type=int, default=0, help="s3.upload.concurrency (0: default)"
+    )
     args = parser.parse_args()
     if args.records % args.flush_size:
         parser.error("--records must be a multiple of --flush-size")

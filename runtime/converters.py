@@ -13,14 +13,16 @@ import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
+import simdjson
 
 from runtime.errors import ConfigError, ConversionError
 from runtime.records import Headers
 
 __all__ = [
+    "KEPT_AS_TEXT",
     "ByteArrayConverter",
     "CloudEventsConverter",
     "ConvertedBatch",
@@ -30,6 +32,10 @@ __all__ = [
     "converter_names",
     "create_converter",
 ]
+
+
+KEPT_AS_TEXT: Final = object()
+"""In ``JsonConverter.check_batch``'s values: the document is valid and stays as text."""
 
 
 @dataclass
@@ -152,6 +158,40 @@ class JsonConverter(Converter):
                 return ConvertedBatch(parsed)
             errors = {}
         return self._unwrap(parsed, errors)
+
+    def check_batch(self, datas: Sequence[bytes | None]) -> ConvertedBatch:
+        """Schemaless JSON checked without being decoded: a valid document's value is
+        ``KEPT_AS_TEXT``, a tombstone's or JSON ``null``'s is None, invalid JSON has the
+        error ``convert_batch`` gives it. simdjson checks a document several times
+        faster than building its Python objects; where it refuses one, orjson (which
+        ``convert_batch`` uses) has the last word, so both accept the same documents."""
+        parse = simdjson.Parser().parse
+        try:
+            # Each parsed document is dropped at once: the parser may then reuse it.
+            nulls = [d is None or parse(d) is None for d in datas]
+        except Exception:
+            return self._check_one_by_one(datas, parse)
+        if True not in nulls:
+            return ConvertedBatch([KEPT_AS_TEXT] * len(nulls))
+        return ConvertedBatch([None if null else KEPT_AS_TEXT for null in nulls])
+
+    def _check_one_by_one(
+        self, datas: Sequence[bytes | None], parse: Callable[[bytes], Any]
+    ) -> ConvertedBatch:
+        out = ConvertedBatch([])
+        for i, data in enumerate(datas):
+            try:
+                out.values.append(None if data is None or parse(data) is None else KEPT_AS_TEXT)
+                continue
+            except Exception:
+                pass
+            try:
+                # simdjson refuses a few documents orjson takes (integers past 64 bits).
+                out.values.append(orjson.loads(data or b""))
+            except Exception as exc:
+                out.values.append(None)
+                out.errors[i] = _conversion_error(exc, self)
+        return out
 
     def _unwrap(self, parsed: list[Any], errors: dict[int, ConversionError]) -> ConvertedBatch:
         values: list[Any] = []

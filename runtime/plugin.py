@@ -114,6 +114,13 @@ class BatchWriter(ABC):
     the target (a database doing the work); the writer's methods still never run at the
     same time as each other."""
 
+    stores_json_text: ClassVar[bool] = False
+    """True when ``write`` stores ``record.value_json`` as it is wherever that isn't
+    None, instead of encoding ``record.value`` again (an archive of JSON lines). With a
+    schemaless JSON value converter the runtime then checks each value is valid JSON
+    without decoding it (decoding is most of the JSON path's cost) and decodes only the
+    values something reads; bad JSON still fails conversion as usual."""
+
     def open(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int] | None:
         """Partitions were assigned. Return offsets to start from if the sink stores its
         own (exactly-once sinks); None to use the consumer group's committed offsets."""

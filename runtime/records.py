@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
+import orjson
+
 Headers = list[tuple[str, bytes | None]]
 
 __all__ = [
     "Headers",
+    "JsonTextRecord",
     "KafkaMessage",
     "PassthroughRecord",
     "RawMessage",
@@ -183,6 +186,14 @@ class SinkRecord:
         return found
 
     @property
+    def value_json(self) -> bytes | None:
+        """The value's JSON text exactly as consumed, when the runtime kept it undecoded
+        (see ``BatchWriter.stores_json_text``) and nothing has read ``value`` since;
+        otherwise None. A writer that stores JSON can store this instead of encoding
+        ``value`` again."""
+        return None
+
+    @property
     def raw_key(self) -> bytes | None:
         return self.message.key()
 
@@ -224,3 +235,35 @@ class PassthroughRecord(SinkRecord):
     @property
     def value(self) -> bytes | None:
         return self.message.value()
+
+
+class JsonTextRecord(SinkRecord):
+    """A record whose value is JSON text the converter checked but did not decode: it is
+    decoded when first read, so a writer that stores the text as is (``value_json``)
+    never pays for decoding. Never holds JSON ``null`` (that record gets a plain value)."""
+
+    __slots__ = ("_decoded",)
+
+    def __init__(self, message: KafkaMessage, key: Any) -> None:
+        self.message = message
+        self.key = key
+        self._decoded: Any = _UNDECODED
+
+    @property
+    def value(self) -> Any:
+        decoded = self._decoded
+        if decoded is _UNDECODED:
+            decoded = self._decoded = orjson.loads(self.message.value() or b"")
+        return decoded
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self._decoded = value
+
+    @property
+    def value_json(self) -> bytes | None:
+        # Once read, the value may have been changed in place: the text may be stale.
+        return self.message.value() if self._decoded is _UNDECODED else None
+
+
+_UNDECODED: Any = object()

@@ -36,13 +36,13 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from tenacity import RetryCallState
 
 from runtime.config import ConnectorConfig, WorkerConfig
-from runtime.converters import ByteArrayConverter
+from runtime.converters import KEPT_AS_TEXT, ByteArrayConverter, JsonConverter
 from runtime.deadletter import DeadLetterWriter
 from runtime.errors import FatalError, RetriableError, ThrottledError
 from runtime.gc_tuning import freeze_long_lived
 from runtime.metrics import TaskMetrics
 from runtime.plugin import BatchWriter, RecordFailure, TaskContext
-from runtime.records import PassthroughRecord, SinkRecord, TopicPartition
+from runtime.records import JsonTextRecord, PassthroughRecord, SinkRecord, TopicPartition
 from runtime.retry import RetryPolicy
 
 __all__ = ["TaskRunner", "TaskState", "TaskStatus", "consumer_config"]
@@ -102,6 +102,16 @@ def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int)
     return conf
 
 
+def _record(
+    message: Message, key: Any, value: Any, key_schema: Any = None, value_schema: Any = None
+) -> SinkRecord:
+    """A converted message's record; a value ``JsonConverter.check_batch`` kept as text
+    is decoded only when read."""
+    if value is KEPT_AS_TEXT:
+        return JsonTextRecord(message, key)
+    return SinkRecord(message, key, value, key_schema, value_schema)
+
+
 def _is_incremental(conf: dict[str, Any]) -> bool:
     if conf.get("group.protocol") == "consumer":
         return True
@@ -155,6 +165,7 @@ class TaskRunner:
         self._deadline: float | None = None
         self._progressed = False
         self._pipeline: ThreadPoolExecutor | None = None
+        self._json_text = False  # values checked, kept as text (see _ingest)
         self._pending_write: Future[dict[TopicPartition, int]] | None = None
         self._abort_write = threading.Event()
 
@@ -261,6 +272,12 @@ class TaskRunner:
         self._writer = connector.create_writer(cfg.plugin_config, context)
         if self._writer.pipelined:
             self._pipeline = ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.name}")
+        valuec = cfg.value_converter
+        self._json_text = (
+            self._writer.stores_json_text
+            and type(valuec) is JsonConverter
+            and not valuec.schemas_enable
+        )
         clean = False
         try:  # from here on, whatever was built is released by _shutdown
             conf = consumer_config(cfg, self.worker, self.task_id)
@@ -400,11 +417,19 @@ class TaskRunner:
             needs_headers = keyc.needs_headers or valuec.needs_headers
             headers = list(map(_message_headers, messages)) if needs_headers else None
             keys = keyc.convert_batch(list(map(_message_key, messages)), headers)
-            values = valuec.convert_batch(raw_values, headers)
+            if self._json_text:
+                assert isinstance(valuec, JsonConverter)
+                values = valuec.check_batch(raw_values)
+            else:
+                values = valuec.convert_batch(raw_values, headers)
             if keys.errors or values.errors or keys.schemas or values.schemas:
                 records = self._records_with_errors(messages, keys, values)
-            else:
+            elif not self._json_text:
                 records = list(map(SinkRecord, messages, keys.values, values.values))
+            elif values.values.count(KEPT_AS_TEXT) == len(messages):
+                records = list(map(JsonTextRecord, messages, keys.values))
+            else:
+                records = list(map(_record, messages, keys.values, values.values))
         chain = cfg.transforms
         if chain:
             before = len(records)
@@ -449,7 +474,7 @@ class TaskRunner:
                 )
             else:
                 records.append(
-                    SinkRecord(
+                    _record(
                         message,
                         keys.values[i],
                         values.values[i],

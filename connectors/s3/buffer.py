@@ -2,7 +2,8 @@
 
 Memory per open file stays bounded however large the file grows (a field partitioner
 may hold hundreds open at once). The temporary file is anonymous, so a killed worker
-leaves nothing behind.
+leaves nothing behind. In memory the pieces are kept as written, not copied into one
+buffer: the upload copies them once, into the request body.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class SpillBuffer:
         self.threshold = threshold
         self.directory = directory
         self.size = 0
-        self._memory = bytearray()
+        self._memory: list[bytes] = []
         self._file: IO[bytes] | None = None
 
     @property
@@ -33,20 +34,19 @@ class SpillBuffer:
         if self._file is not None:
             self._file.write(data)
             return
-        self._memory += data
-        if len(self._memory) > self.threshold:
+        self._memory.append(data)
+        if self.size > self.threshold:
             self._file = tempfile.TemporaryFile(  # noqa: SIM115 - closed by close()
                 prefix="offramp-s3-", dir=self.directory, buffering=READ_SIZE
             )
-            self._file.write(self._memory)
-            self._memory = bytearray()
+            self._file.writelines(self._memory)
+            self._memory = []
 
     def chunks(self, size: int = READ_SIZE) -> Iterator[bytes | memoryview]:
-        """The whole content, in pieces of ``size`` bytes (the last may be shorter)."""
+        """The whole content in order: the pieces as written while in memory, reads of
+        ``size`` bytes once spilled."""
         if self._file is None:
-            view = memoryview(self._memory)
-            for start in range(0, len(view), size):
-                yield view[start : start + size]
+            yield from self._memory
             return
         self._file.flush()
         self._file.seek(0)
@@ -58,4 +58,4 @@ class SpillBuffer:
         if self._file is not None:
             self._file.close()
             self._file = None
-        self._memory = bytearray()
+        self._memory = []

@@ -179,6 +179,13 @@ class S3SinkConfig(ConfigModel):
     s3_request_timeout_ms: int = Field(
         60000, ge=1, description="Socket connect/read timeout of one S3 request"
     )
+    s3_upload_concurrency: int = Field(
+        2,
+        ge=1,
+        le=32,
+        description="Rotated files uploaded at once, behind the writes; a write waits "
+        "when this many are still uploading",
+    )
     s3_spill_threshold_bytes: int = Field(
         8 * 1024 * 1024,
         ge=0,

@@ -7,24 +7,29 @@
   and turned into one Parquet table when the file is closed (``.parquet``), compressed
   inside the file with the ``s3.compression.type`` codec.
 
-``encode`` is called once per record value and raises ``RecordEncodingError`` for a value the
-format can't hold. Everything is deterministic: the same records give the same bytes.
+``encode_record`` gives one record's bytes and raises ``RecordEncodingError`` for a value
+the format can't hold; ``encode_run`` does a whole run of records at once, cut later into
+files at record boundaries. ``json`` stores a value the runtime kept as JSON text
+(``SinkRecord.value_json``) as it came, on one line, instead of decoding it only to
+encode it again. Everything is deterministic: the same records give the same bytes.
 """
 
 from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
 
 from connectors.s3.config import S3SinkConfig
 from connectors.s3.errors import RecordEncodingError
+from runtime import SinkRecord
 
 __all__ = [
     "ByteArrayFormat",
+    "EncodedRun",
     "JsonFormat",
     "ParquetFormat",
     "RecordFormat",
@@ -33,6 +38,58 @@ __all__ = [
 
 _LINE = orjson.OPT_APPEND_NEWLINE
 _LINE_ANY_KEYS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+
+class EncodedRun(ABC):
+    """A run of records' bytes, handed out by ranges of records."""
+
+    @abstractmethod
+    def chunk(self, start: int, stop: int) -> bytes:
+        """The bytes of records ``start`` to ``stop`` (exclusive) of the run."""
+
+
+class _Lines(EncodedRun):
+    """Each record's bytes on their own, separator included."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+
+    def chunk(self, start: int, stop: int) -> bytes:
+        return b"".join(self.lines[start:stop])
+
+
+class _Separated(EncodedRun):
+    """Records' bytes without their separator, which is added once per chunk: a single
+    copy of the data, not one per record."""
+
+    def __init__(self, values: list[bytes], separator: bytes) -> None:
+        self.values = values
+        self.separator = separator
+
+    def chunk(self, start: int, stop: int) -> bytes:
+        part = self.values[start:stop]
+        part.append(b"")  # the last record's separator, without copying the data again
+        return self.separator.join(part)
+
+
+class _JsonTexts(_Separated):
+    """JSON documents as consumed, one per line. A document spread over several lines
+    (it has a line break as whitespace) is compacted: only that one is decoded."""
+
+    def __init__(self, texts: list[bytes]) -> None:
+        super().__init__(texts, b"\n")
+
+    def chunk(self, start: int, stop: int) -> bytes:
+        data = super().chunk(start, stop)
+        # Line breaks in JSON text can only be whitespace (strings escape them).
+        if data.count(b"\n") == stop - start and b"\r" not in data:
+            return data
+        return b"".join(
+            text + b"\n"
+            if b"\n" not in text and b"\r" not in text
+            else orjson.dumps(orjson.loads(text), option=_LINE)
+            for text in self.values[start:stop]
+        )
 
 
 class RecordFormat(ABC):
@@ -44,13 +101,24 @@ class RecordFormat(ABC):
     def encode(self, value: Any) -> bytes:
         """One record value's bytes, separator included."""
 
-    def encode_all(self, values: list[Any]) -> list[bytes] | None:
-        """Every value's bytes in one go; None if one of them needs handling on its own
-        (the caller then goes value by value and learns which)."""
-        try:
-            return [self.encode(value) for value in values]
-        except RecordEncodingError:
+    def encode_record(self, record: SinkRecord) -> bytes:
+        """One record's bytes, separator included."""
+        return self.encode(record.value)
+
+    def encode_run(self, records: Sequence[SinkRecord]) -> EncodedRun | None:
+        """A run of records' bytes in one go; None if one of them needs handling on its
+        own (a null value, one the format can't hold): the caller then goes record by
+        record and learns which."""
+        values = [record.value for record in records]
+        if None in values:
             return None
+        try:
+            return _Lines(self._encode_values(values))
+        except (RecordEncodingError, TypeError):
+            return None
+
+    def _encode_values(self, values: list[Any]) -> list[bytes]:
+        return [self.encode(value) for value in values]
 
     def render(self, chunks: Iterable[bytes | memoryview]) -> Iterable[bytes | memoryview]:
         """The object's body from the file's buffered bytes (as written by ``encode``)."""
@@ -81,12 +149,33 @@ class JsonFormat(RecordFormat):
     def encode(self, value: Any) -> bytes:
         return _json_line(value)
 
-    def encode_all(self, values: list[Any]) -> list[bytes] | None:
+    def encode_record(self, record: SinkRecord) -> bytes:
+        text = record.value_json
+        if text is not None and b"\n" not in text and b"\r" not in text:
+            return text + b"\n"
+        return _json_line(record.value)
+
+    def encode_run(self, records: Sequence[SinkRecord]) -> EncodedRun | None:
+        texts = [record.value_json for record in records]
+        if None not in texts:
+            return _JsonTexts(texts)  # type: ignore[arg-type]  # no None, as checked
+        if texts.count(None) == len(texts):
+            return super().encode_run(records)
+        # Some as text, some not: each record's bytes must not depend on its batch
+        # mates, or a redelivered range would give different objects.
+        lines = []
+        for record, text in zip(records, texts, strict=True):
+            if text is None and record.value is None:
+                return None
+            try:
+                lines.append(self.encode_record(record))
+            except RecordEncodingError:
+                return None
+        return _Lines(lines)
+
+    def _encode_values(self, values: list[Any]) -> list[bytes]:
         dumps = orjson.dumps
-        try:
-            return [dumps(value, option=_LINE) for value in values]
-        except TypeError:
-            return None
+        return [dumps(value, option=_LINE) for value in values]  # TypeError: one by one
 
 
 class ByteArrayFormat(RecordFormat):
@@ -108,12 +197,11 @@ class ByteArrayFormat(RecordFormat):
             f"{type(value).__name__}: use value.converter=bytearray or format.class=json"
         )
 
-    def encode_all(self, values: list[Any]) -> list[bytes] | None:
-        separator = self.separator
-        try:
-            return [value + separator for value in values]  # bytes (or bytearray) only
-        except TypeError:
-            return super().encode_all(values)
+    def encode_run(self, records: Sequence[SinkRecord]) -> EncodedRun | None:
+        values = [record.value for record in records]
+        if set(map(type, values)) <= {bytes}:
+            return _Separated(values, self.separator)
+        return super().encode_run(records)
 
 
 class ParquetFormat(RecordFormat):

@@ -11,8 +11,8 @@ Rotation, per Kafka partition and for the whole segment at once:
   time partition when records arrive in order).
 
 Two ways in, with the same result: the common archive (default partitioner, no time
-rotation) takes each run of one partition's records in bulk — values encoded in one
-comprehension, files cut at ``flush.size`` by slicing — and everything else, or a run
+rotation) takes each run of one partition's records in bulk — encoded at once (see
+``RecordFormat.encode_run``), cut into files at ``flush.size`` — and everything else, or a run
 holding a record that needs individual treatment (null, unencodable), goes record by
 record.
 """
@@ -106,8 +106,7 @@ class RecordIntake:
         run = run[skip:]
         if not run:
             return
-        values = [record.value for record in run]
-        encoded = None if None in values else self.format.encode_all(values)
+        encoded = self.format.encode_run(run)
         topic = run[0].topic if self.topics_may_change else run[0].kafka_topic
         if encoded is None or (
             self.topics_may_change and any(record.topic != topic for record in run)
@@ -124,7 +123,7 @@ class RecordIntake:
                 segment = files.current = Segment(run[done].kafka_offset, 0)
             file = self._file(segment, topic, directory, run[done].kafka_offset)
             size = min(count - done, flush_size - segment.records)
-            file.pending.extend(encoded[done : done + size])
+            file.pending.append(encoded.chunk(done, done + size))
             file.records += size
             segment.records += size
             segment.last_encoded = directory
@@ -144,7 +143,7 @@ class RecordIntake:
         flush_size = config.flush_size
         ignore_nulls = config.behavior_on_null_values == "ignore"
         renamed = self.topics_may_change
-        encode = self.format.encode
+        encode = self.format.encode_record
         place = None if isinstance(self.partitioner, DefaultPartitioner) else self.partitioner
         stamp = self.timestamp
         for record in run:
@@ -152,12 +151,13 @@ class RecordIntake:
             if offset < files.next_offset:
                 continue  # already taken in by an earlier attempt at this batch
             files.next_offset = offset + 1
-            value = record.value
-            if value is None and ignore_nulls:
+            # A value kept as JSON text is never null, and stays undecoded unless read.
+            null = record.value_json is None and record.value is None
+            if null and ignore_nulls:
                 continue
             stage = "format"
             try:
-                if value is None:
+                if null:
                     raise RecordEncodingError("the value is null (behavior.on.null.values=fail)")
                 timestamp = 0
                 if needs_time:
@@ -169,7 +169,7 @@ class RecordIntake:
                 else:
                     encoded = place.encode(record, timestamp)
                 stage = "format"
-                data = encode(value)
+                data = encode(record)
             except RecordEncodingError as exc:
                 failures.append(RecordFailure(record, exc, {_REASON: f"s3.{stage}"}))
                 continue

@@ -1,7 +1,9 @@
 """Storing sealed segments: each of their files becomes one object.
 
-Uploads run on one background thread so the task keeps consuming and encoding while the
-previous files travel (boto3 waits on the socket without the GIL). The writer decides
+Uploads run on background threads so the task keeps consuming and encoding while the
+previous files travel (boto3 waits on the socket without the GIL). More than one thread
+pays even for a single Kafka partition: while the store takes in one object, the next
+one's request is being signed and checksummed here. The writer decides
 when to wait for them; this module only knows how to store a segment, in the
 background or right here, and what a finished upload's outcome was.
 """
@@ -9,6 +11,7 @@ background or right here, and what a finished upload's outcome was.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from connectors.s3.compression import Compression
@@ -29,6 +32,7 @@ class SegmentUploader:
         compression: Compression,
         topics_dir: str,
         logger: logging.Logger,
+        concurrency: int = 1,
     ) -> None:
         self.store = store
         self.format = record_format
@@ -36,7 +40,9 @@ class SegmentUploader:
         self.topics_dir = topics_dir
         self.extension = record_format.extension + compression.extension
         self.log = logger
+        self.concurrency = concurrency
         self.objects_written = 0
+        self._counting = threading.Lock()  # uploads finish on several threads
         self._pool: ThreadPoolExecutor | None = None
 
     def key(self, kafka_partition: int, file: OpenFile) -> str:
@@ -66,14 +72,17 @@ class SegmentUploader:
                 raise FatalError(f"cannot read back the buffered file for {key}: {exc}") from exc
             file.uploaded = True
             file.buffer.close()
-            self.objects_written += 1
+            with self._counting:
+                self.objects_written += 1
             self.log.debug("stored %s (%d records)", key, file.records)
         segment.stored = True
 
     def submit(self, kafka_partition: int, segment: Segment) -> None:
         """Store ``segment`` on the background thread; see ``outcome``."""
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-upload")
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.concurrency, thread_name_prefix="s3-upload"
+            )
         segment.upload = self._pool.submit(self.store_now, kafka_partition, segment)
 
     @staticmethod

@@ -2,8 +2,9 @@
 
 ``write`` places each record in its segment's open file and seals segments at the
 deterministic rotation points (see ``intake`` and ``files``). Sealed segments are
-uploaded in the background while the next batches are read and encoded; a ``write``
-waits only when more than ``UPLOADS_IN_FLIGHT`` segments are still uploading, and raises
+uploaded in the background, ``s3.upload.concurrency`` at once, while the next batches are
+read and encoded; a ``write`` waits only when more than that many are still uploading
+(the oldest first), and raises
 the first upload failure it finds (as the ``SinkError`` it is: transient ones are
 retried with backoff, and the retry uploads the failed segment right in the ``write``).
 Open files are not durable, so ``pre_commit`` waits for the uploads in flight and lets
@@ -36,23 +37,23 @@ from runtime import (
 
 __all__ = ["S3Writer"]
 
-# Sealed segments uploading (or queued) behind the writes. More overlaps encoding with
-# uploading better; each holds its files' buffers until stored.
-UPLOADS_IN_FLIGHT = 2
-
 
 class S3Writer(BatchWriter):
+    # JSON lines store a value's JSON text as consumed (see formats.JsonFormat).
+    stores_json_text = True
+
     def __init__(
         self,
         config: S3SinkConfig,
         store: ObjectStore,
         logger: logging.Logger | None = None,
         topics_may_change: bool = True,
-        uploads_in_flight: int = UPLOADS_IN_FLIGHT,
+        uploads_in_flight: int | None = None,
     ) -> None:
         """``topics_may_change``: False when no transform can rename a record's topic,
         so the Kafka topic is used without asking each record. ``uploads_in_flight``:
-        sealed segments a write leaves uploading behind it (0: wait for all)."""
+        sealed segments a write leaves uploading behind it (0: wait for all; default
+        ``s3.upload.concurrency``). Each holds its files' buffers until stored."""
         self.config = config
         self.log = logger or logging.getLogger("offramp.connector.s3")
         self.format = create_format(config)
@@ -60,9 +61,16 @@ class S3Writer(BatchWriter):
             config.s3_compression_type, config.s3_compression_level, self.format.compressible
         )
         self.uploader = SegmentUploader(
-            store, self.format, compression, config.topics_dir, self.log
+            store,
+            self.format,
+            compression,
+            config.topics_dir,
+            self.log,
+            concurrency=config.s3_upload_concurrency,
         )
-        self.uploads_in_flight = uploads_in_flight
+        self.uploads_in_flight = (
+            config.s3_upload_concurrency if uploads_in_flight is None else uploads_in_flight
+        )
         self._partitions: dict[TopicPartition, PartitionFiles] = {}
         self._intake = RecordIntake(config, self.format, self._partitions, topics_may_change)
         # Failures found but not yet returned (a write that then failed to upload
@@ -142,7 +150,9 @@ class S3Writer(BatchWriter):
             tp, segment = in_flight[0]
             upload = segment.upload
             if upload is not None and not upload.done() and len(in_flight) <= keep:
-                break  # one thread uploads in order: the rest are not done either
+                # Later ones may be done already (several threads upload): they are
+                # collected once the oldest is, which is all a commit can use anyway.
+                break
             in_flight.popleft()
             error = self.uploader.outcome(segment, wait=True)
             if error is not None:

@@ -48,6 +48,17 @@ def sink_config(topic: str, cls: str = "recording", **extra: Any) -> dict[str, A
     }
 
 
+def dead_letters_to(topic: str) -> dict[str, str]:
+    """Connector settings sending failed records to ``topic`` with Kafka Connect's
+    context headers (``errors.tolerance=all``)."""
+    return {
+        "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": topic,
+        "errors.deadletterqueue.context.headers.enable": "true",
+        "errors.deadletterqueue.topic.replication.factor": "1",
+    }
+
+
 def committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> list[int]:
     """The group's committed offsets for ``topic`` (-1001 where none)."""
     from confluent_kafka import Consumer, TopicPartition

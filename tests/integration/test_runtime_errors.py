@@ -12,7 +12,12 @@ from devstack.kafka import KafkaBroker
 from runtime.testing import read_dead_letters, recordings
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.runtime_support import committed, make_worker, sink_config
+from tests.integration.runtime_support import (
+    committed,
+    dead_letters_to,
+    make_worker,
+    sink_config,
+)
 
 CONTEXT_HEADERS = {
     "__connect.errors.topic",
@@ -33,15 +38,6 @@ def worker(kafka: KafkaBroker) -> Iterator[Worker]:
     w = make_worker(kafka.bootstrap)
     yield w
     w.shutdown()
-
-
-def _dlq(topic: str) -> dict[str, str]:
-    return {
-        "errors.tolerance": "all",
-        "errors.deadletterqueue.topic.name": topic,
-        "errors.deadletterqueue.context.headers.enable": "true",
-        "errors.deadletterqueue.topic.replication.factor": "1",
-    }
 
 
 @pytest.mark.parametrize("pipelined", ["false", "true"])
@@ -68,7 +64,7 @@ def test_bad_json_and_refused_records_reach_the_dlq_with_context(
         sink_config(
             topic,
             "scripted",
-            **_dlq(dlq),
+            **dead_letters_to(dlq),
             **{"script.fail.values": "poison", "script.pipelined": pipelined},
         ),
     )
@@ -105,7 +101,7 @@ def test_a_refused_batch_is_bisected_down_to_the_bad_record(
         sink_config(
             topic,
             "scripted",
-            **_dlq(dlq),
+            **dead_letters_to(dlq),
             **{"script.batch.fail.values": "explode", "batch.max.age.ms": "2000"},
         ),
     )
@@ -146,7 +142,7 @@ def test_an_outage_longer_than_max_poll_interval_loses_nothing_and_stalls_no_one
         sink_config(
             topic,
             "scripted",
-            **_dlq(dlq),
+            **dead_letters_to(dlq),
             **{
                 "script.transient.seconds": "9",
                 "script.pipelined": pipelined,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from runtime.converters import create_converter
+from runtime.converters import KEPT_AS_TEXT, JsonConverter, create_converter
 from runtime.errors import ConfigError
+from runtime.records import JsonTextRecord, RawMessage, SinkRecord
 
 
 def test_json_schemaless_parses_and_flags_only_bad_records() -> None:
@@ -70,3 +71,48 @@ def test_unknown_converter_suggests_the_closest_name() -> None:
         create_converter("jsn", {}, is_key=False)
     assert err.value.errors[0][0] == "value.converter"
     assert "did you mean 'json'" in err.value.errors[0][1]
+
+
+def test_json_check_batch_keeps_valid_documents_as_text_and_flags_bad_ones() -> None:
+    """check_batch decodes nothing it can keep: valid documents stay text, null and
+    tombstones are None, bad JSON gets convert_batch's error, and a document only
+    orjson takes (an integer past 64 bits) is decoded by orjson."""
+    conv = create_converter("json", {"schemas.enable": "false"}, is_key=False)
+    assert isinstance(conv, JsonConverter)
+    datas = [b'{"a": 1}', b"{oops", None, b" null ", b"[1, 2]", b"123456789012345678901234567890"]
+    out = conv.check_batch(datas)
+    assert out.values[0] is KEPT_AS_TEXT and out.values[4] is KEPT_AS_TEXT
+    assert out.values[2] is None and out.values[3] is None
+    assert out.values[5] == conv.convert_batch([datas[5]], None).values[0]
+    assert set(out.errors) == {1}
+    assert str(out.errors[1]) == str(conv.convert_batch([b"{oops"], None).errors[0])
+    clean = conv.check_batch([b"{}", b'"text"', b"null"])
+    assert clean.values == [KEPT_AS_TEXT, KEPT_AS_TEXT, None] and not clean.errors
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'"\\ud800"', b"\xff", b"NaN", b"1e400", b"", b"[" * 1100 + b"]" * 1100, b'{"a":1} x'],
+)
+def test_json_check_batch_refuses_what_convert_batch_refuses(data: bytes) -> None:
+    """The fast check never lets through a document the decoder would refuse."""
+    conv = create_converter("json", {"schemas.enable": "false"}, is_key=False)
+    assert isinstance(conv, JsonConverter)
+    assert set(conv.convert_batch([data], None).errors) == {0}
+    assert set(conv.check_batch([data]).errors) == {0}
+
+
+def test_json_text_record_decodes_on_first_read_and_then_drops_its_text() -> None:
+    """A JsonTextRecord offers its text until the value is read (it could then be
+    changed in place), decodes once, and takes a new value like any record."""
+    record = JsonTextRecord(RawMessage("t", 0, 5, key=b"k", value=b'{"a": [1, 2]}'), "k")
+    assert record.value_json == b'{"a": [1, 2]}'
+    assert record.value == {"a": [1, 2]}
+    assert record.value is record.value and record.value_json is None
+    record.value["a"].append(3)
+    copy = record.replace(key="k2")
+    assert type(copy) is SinkRecord and copy.value == {"a": [1, 2, 3]} and copy.value_json is None
+    record.value = "new"
+    assert record.value == "new" and record.value_json is None
+    plain = SinkRecord(RawMessage("t", 0, 6, value=b"{}"), None, {})
+    assert plain.value_json is None

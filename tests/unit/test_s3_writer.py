@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,15 +30,26 @@ class MemoryStore:
         self.closed = False
         self.gate = threading.Event()
         self.gate.set()
+        self.uploading = 0
+        self.most_at_once = 0  # puts in progress at the same time, at most
+        self._lock = threading.Lock()  # the writer puts from several threads
 
     def put(self, key: str, body: Iterable[bytes | memoryview], content_type: str) -> None:
         data = b"".join(bytes(chunk) for chunk in body)
-        assert self.gate.wait(10)
-        if self.fail_next:
-            self.fail_next -= 1
-            raise RetriableError("store unavailable")
-        self.puts += 1
-        self.objects[key] = data
+        with self._lock:
+            self.uploading += 1
+            self.most_at_once = max(self.most_at_once, self.uploading)
+        try:
+            assert self.gate.wait(10)
+            with self._lock:
+                if self.fail_next:
+                    self.fail_next -= 1
+                    raise RetriableError("store unavailable")
+                self.puts += 1
+                self.objects[key] = data
+        finally:
+            with self._lock:
+                self.uploading -= 1
 
     def close(self) -> None:
         self.closed = True
@@ -107,6 +119,26 @@ def test_uploads_run_behind_writes_and_commits_wait_for_them() -> None:
     assert len(store.objects) == 2
     writer.stop()
     assert store.closed
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_rotated_files_upload_s3_upload_concurrency_at_once(concurrency: int) -> None:
+    """Sealed segments of one partition upload side by side, up to
+    ``s3.upload.concurrency``; a write waits for the oldest beyond that."""
+    store = MemoryStore()
+    writer = _writer(store, {"s3.upload.concurrency": str(concurrency)}, in_flight=concurrency)
+    store.gate.clear()
+    writer.write(_records(3 * concurrency))  # one segment per upload thread, all held
+    deadline = time.monotonic() + 10
+    while store.uploading < concurrency and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.uploading == concurrency
+    store.gate.set()
+    assert writer.write(_records(3, start=3 * concurrency)) == []  # one more: over the cap
+    assert writer.pre_commit({TP0: 3 * concurrency + 3}) == {TP0: 3 * concurrency + 3}
+    assert store.most_at_once == concurrency
+    assert len(store.objects) == concurrency + 1
+    writer.stop()
 
 
 def test_a_failed_upload_is_retried_by_the_retried_write_without_duplicates() -> None:

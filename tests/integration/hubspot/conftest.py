@@ -54,15 +54,6 @@ def hubspot_config(topic: str, stub: HubSpotStub, **extra: Any) -> dict[str, Any
     )
 
 
-def dlq_settings(topic: str) -> dict[str, str]:
-    return {
-        "errors.tolerance": "all",
-        "errors.deadletterqueue.topic.name": topic,
-        "errors.deadletterqueue.context.headers.enable": "true",
-        "errors.deadletterqueue.topic.replication.factor": "1",
-    }
-
-
 def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int = 1) -> list[int]:
     """The group's committed offsets, or [] while the group coordinator is still loading
     (a fresh broker answers NOT_COORDINATOR for a moment): for polling in ``wait_for``."""

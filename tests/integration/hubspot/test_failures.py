@@ -13,7 +13,8 @@ from devstack.kafka import KafkaBroker
 from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.hubspot.conftest import committed_offsets, dlq_settings, hubspot_config
+from tests.integration.hubspot.conftest import committed_offsets, hubspot_config
+from tests.integration.runtime_support import dead_letters_to
 
 
 def test_refused_records_land_in_the_dlq_and_only_there(
@@ -47,7 +48,7 @@ def test_refused_records_land_in_the_dlq_and_only_there(
         else:
             expected_last[email] = seq
     produce(kafka.bootstrap, topic, values, keys=keys)
-    worker.create(name, hubspot_config(topic, stub, **dlq_settings(dlq)))
+    worker.create(name, hubspot_config(topic, stub, **dead_letters_to(dlq)))
     wait_for(lambda: sum(committed_offsets(kafka.bootstrap, f"connect-{name}", topic, 2)) == 1200)
     letters = read_dead_letters(kafka.bootstrap, dlq, expected=len(bad_offsets) + 1, timeout=5)
     assert sorted(d.value or b"" for d in letters) == sorted(bad_offsets)

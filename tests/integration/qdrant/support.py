@@ -23,12 +23,3 @@ ONLY_COMPLETED = {
 def qdrant_config(topic: str, path: Path, **extra: Any) -> dict[str, Any]:
     """A schemaless-JSON ``qdrant`` connector config writing to local mode at ``path``."""
     return sink_config(topic, "qdrant", **{"qdrant.path": str(path), **extra})
-
-
-def dead_letter_keys(dlq: str) -> dict[str, str]:
-    return {
-        "errors.tolerance": "all",
-        "errors.deadletterqueue.topic.name": dlq,
-        "errors.deadletterqueue.context.headers.enable": "true",
-        "errors.deadletterqueue.topic.replication.factor": "1",
-    }

@@ -23,8 +23,8 @@ from runtime.task import TaskState
 from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.qdrant.support import ONLY_COMPLETED, dead_letter_keys, qdrant_config
-from tests.integration.runtime_support import committed
+from tests.integration.qdrant.support import ONLY_COMPLETED, qdrant_config
+from tests.integration.runtime_support import committed, dead_letters_to
 
 
 def _all_committed(kafka: KafkaBroker, name: str, topic: str, partitions: int, total: int) -> bool:
@@ -72,7 +72,7 @@ def test_records_become_points_and_bad_vectors_are_dead_lettered(
     config = qdrant_config(
         topic,
         qdrant_dir,
-        **dead_letter_keys(dlq),
+        **dead_letters_to(dlq),
         **{
             "collection.create": "true",
             "collection.vector.size": "2",

@@ -16,7 +16,7 @@ from devstack.s3 import S3Server
 from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.runtime_support import committed
+from tests.integration.runtime_support import committed, dead_letters_to
 from tests.integration.s3.support import archive, body, keys, records, s3_sink
 
 if TYPE_CHECKING:
@@ -229,10 +229,7 @@ def test_records_that_cannot_be_placed_go_to_the_dlq(
         "partitioner.class": "field",
         "partition.field.name": "tenant",
         "flush.size": "7",
-        "errors.tolerance": "all",
-        "errors.deadletterqueue.topic.name": dlq,
-        "errors.deadletterqueue.topic.replication.factor": "1",
-        "errors.deadletterqueue.context.headers.enable": "true",
+        **dead_letters_to(dlq),
     }
     worker.create(f"mixed-{unique}", s3_sink(s3_server, bucket, topic, **config))
     key = f"topics/{topic}/tenant=acme/{topic}+0+0000000000.json"
@@ -247,3 +244,40 @@ def test_records_that_cannot_be_placed_go_to_the_dlq(
     messages = {d.key: d.headers["__connect.errors.exception.message"] for d in letters}
     assert "no field 'tenant'" in messages[b"k3"]
     assert "must be a string, number or boolean" in messages[b"k5"]
+
+
+def test_json_values_are_archived_as_consumed_and_bad_json_is_dead_lettered(
+    worker: Worker,
+    kafka: KafkaBroker,
+    make_topic: Callable[..., str],
+    s3_server: S3Server,
+    s3_client: S3Client,
+    bucket: str,
+    unique: str,
+) -> None:
+    """With schemaless JSON values the objects hold each document's own text (spacing
+    kept; a multi-line one compacted), invalid JSON is dead-lettered by the converter
+    and a JSON null by the format, as when every value is decoded."""
+    topic, dlq = make_topic("texts", partitions=1), f"s3-text-dlq-{unique}"
+    values: list[bytes | None] = [b'{"n": 0,  "note": "spaced"}'] * 6
+    values[1] = b'{\n  "n": 1\n}'
+    values[2] = b"{oops"
+    values[3] = b"null"
+    values[4] = b'[1, "two"]'
+    produce(kafka.bootstrap, topic, values, keys=[f"k{n}".encode() for n in range(6)])
+    config: dict[str, Any] = {
+        "flush.size": "4",
+        **dead_letters_to(dlq),
+    }
+    worker.create(f"texts-{unique}", s3_sink(s3_server, bucket, topic, **config))
+    key = f"topics/{topic}/partition=0/{topic}+0+0000000000.json"
+    wait_for(lambda: keys(s3_client, bucket) == [key])
+    assert body(s3_client, bucket, key) == (
+        b'{"n": 0,  "note": "spaced"}\n{"n":1}\n[1, "two"]\n{"n": 0,  "note": "spaced"}\n'
+    )
+    letters = {d.key: d for d in read_dead_letters(kafka.bootstrap, dlq, expected=2)}
+    assert set(letters) == {b"k2", b"k3"}
+    assert letters[b"k2"].headers["__connect.errors.stage"] == "VALUE_CONVERTER"
+    assert letters[b"k2"].value == b"{oops"
+    assert letters[b"k3"].headers["__connect.errors.stage"] == "TASK_PUT"
+    assert letters[b"k3"].headers["__offramp.errors.reason"] == "s3.format"

@@ -16,16 +16,6 @@ def sql_config(topic: str, url: str, **extra: Any) -> dict[str, Any]:
     return sink_config(topic, "sql", **{"connection.url": url, **extra})
 
 
-def dlq(topic: str) -> dict[str, str]:
-    """Dead letters to ``topic`` with Kafka Connect's context headers."""
-    return {
-        "errors.tolerance": "all",
-        "errors.deadletterqueue.topic.name": topic,
-        "errors.deadletterqueue.context.headers.enable": "true",
-        "errors.deadletterqueue.topic.replication.factor": "1",
-    }
-
-
 def scalar(conn: PgConnection, sql: str, *params: Any) -> Any:
     """The first column of the first row (None when there is no row or no table)."""
     try:

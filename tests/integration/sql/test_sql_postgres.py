@@ -16,9 +16,9 @@ from devstack.postgres import PostgresServer
 from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
+from tests.integration.runtime_support import dead_letters_to
 from tests.integration.sql.support import (
     PgConnection,
-    dlq,
     group_offsets,
     scalar,
     sql_config,
@@ -223,7 +223,7 @@ def test_poison_rows_are_dead_lettered_with_the_databases_message(
         sql_config(
             topic,
             postgres.url(),
-            **dlq(dead),
+            **dead_letters_to(dead),
             **{
                 "table.name.format": table,
                 "insert.mode": "upsert",

@@ -13,7 +13,8 @@ from devstack.kafka import KafkaBroker
 from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.sql.support import dlq, group_offsets, sql_config
+from tests.integration.runtime_support import dead_letters_to
+from tests.integration.sql.support import group_offsets, sql_config
 
 
 def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -58,7 +59,7 @@ def test_two_tasks_upsert_delete_and_dead_letter_into_one_sqlite_file(
         sql_config(
             topic,
             f"sqlite:///{db}",
-            **dlq(dead),
+            **dead_letters_to(dead),
             **{
                 "tasks.max": "2",
                 "table.name.format": "billing",
