@@ -1,10 +1,11 @@
 """MB/s into S3 through offramp's ``s3`` sink vs raw boto3 ``put_object`` of the same bytes.
 
 Same broker, same S3 server, same objects, same run. The records are ``call.completed``
-event payloads from devstack.generator (JSON, ~0.5 KB each) in a one-partition topic.
+event payloads from devstack.generator (JSON, ~0.4 KB each) in a one-partition topic.
 
-- offramp: a connector (JSON converter, JSON-lines format, default partitioner,
-  ``flush.size`` records per object) drains the topic into bucket A. Timed from the
+- offramp: a connector (schemaless JSON converter, JSON-lines format, default
+  partitioner, ``flush.size`` records per object, its default ``s3.upload.concurrency``
+  of 2 rotated files uploading at once) drains the topic into bucket A. Timed from the
   task's first record to the last object stored (noted by a thin wrapper around the
   connector's object store, so nothing polls the server meanwhile); the consumer group
   join doesn't count. Throughput is the bytes of the objects it wrote over that time.
