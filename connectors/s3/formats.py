@@ -84,12 +84,15 @@ class _JsonTexts(_Separated):
         # Line breaks in JSON text can only be whitespace (strings escape them).
         if data.count(b"\n") == stop - start and b"\r" not in data:
             return data
-        return b"".join(
-            text + b"\n"
-            if b"\n" not in text and b"\r" not in text
-            else orjson.dumps(orjson.loads(text), option=_LINE)
-            for text in self.values[start:stop]
-        )
+        return b"".join(map(_text_line, self.values[start:stop]))
+
+
+def _text_line(text: bytes) -> bytes:
+    """A JSON document's line: its text as is, unless a line break in it (whitespace)
+    would split the line; then the document, compacted."""
+    if b"\n" not in text and b"\r" not in text:
+        return text + b"\n"
+    return orjson.dumps(orjson.loads(text), option=_LINE)
 
 
 class RecordFormat(ABC):
@@ -151,9 +154,7 @@ class JsonFormat(RecordFormat):
 
     def encode_record(self, record: SinkRecord) -> bytes:
         text = record.value_json
-        if text is not None and b"\n" not in text and b"\r" not in text:
-            return text + b"\n"
-        return _json_line(record.value)
+        return _json_line(record.value) if text is None else _text_line(text)
 
     def encode_run(self, records: Sequence[SinkRecord]) -> EncodedRun | None:
         texts = [record.value_json for record in records]
