@@ -39,7 +39,7 @@ from runtime.config import ConnectorConfig, WorkerConfig
 from runtime.converters import KEPT_AS_TEXT, ByteArrayConverter, JsonConverter
 from runtime.deadletter import DeadLetterWriter
 from runtime.errors import FatalError, RetriableError, ThrottledError
-from runtime.gc_tuning import freeze_long_lived
+from runtime.gc_tuning import freeze_long_lived, release_long_lived
 from runtime.metrics import TaskMetrics
 from runtime.plugin import BatchWriter, RecordFailure, TaskContext
 from runtime.records import JsonTextRecord, PassthroughRecord, SinkRecord, TopicPartition
@@ -339,6 +339,7 @@ class TaskRunner:
                     log.warning("task %s: closing the consumer failed: %s", self.name, exc)
             if self._dlq is not None:
                 self._dlq.close()
+            release_long_lived()  # the next task start collects what this one froze
 
     # ----- the loop -----------------------------------------------------------------
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import ClassVar
 
 import orjson
 import pytest
 
 from devstack.kafka import KafkaBroker
-from runtime.testing import read_dead_letters, recordings
+from runtime import BatchWriter, RecordFailure, SinkConnector, SinkRecord, TaskContext
+from runtime.testing import RecordingConfig, read_dead_letters, recordings
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import (
@@ -198,3 +201,43 @@ def test_a_task_that_keeps_failing_stays_failed_after_the_restart_cap(
     assert task.status.trace is not None and "scripted fatal failure" in task.status.trace
     worker.restart_task(name, 0)
     wait_for(lambda: task.metrics.restarts == 2)
+
+
+class _CyclicWriter(BatchWriter):
+    """A writer in a reference cycle, as client libraries' objects often are; every
+    instance is remembered by a weak reference."""
+
+    instances: ClassVar[list[weakref.ref[_CyclicWriter]]] = []
+
+    def __init__(self) -> None:
+        self.me = self
+        _CyclicWriter.instances.append(weakref.ref(self))
+
+    def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
+        return None
+
+
+class _CyclicSinkConnector(SinkConnector[RecordingConfig]):
+    config_model = RecordingConfig
+
+    def create_writer(self, config: RecordingConfig, context: TaskContext) -> BatchWriter:
+        return _CyclicWriter()
+
+
+def test_a_restarted_task_frees_its_previous_writer(
+    worker: Worker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """The writer a task built (frozen with the long-lived heap) is freed once the
+    task restarts, so automatic restarts don't leak clients."""
+    worker.registry.register("cyclic", _CyclicSinkConnector)
+    _CyclicWriter.instances.clear()
+    name = f"cyclic-{unique}"
+    worker.create(name, sink_config(make_topic("cyclic"), "cyclic"))
+    task = worker.get(name).tasks[0]
+    wait_for(lambda: len(_CyclicWriter.instances) == 1 and task.status.state == "RUNNING")
+    first = _CyclicWriter.instances[0]
+    for built in (2, 3):
+        worker.restart_task(name, 0)
+        wait_for(lambda: len(_CyclicWriter.instances) == built)  # noqa: B023
+    wait_for(lambda: first() is None)
+    assert _CyclicWriter.instances[-1]() is not None
