@@ -100,7 +100,8 @@ class TaskContext:
 
 
 class BatchWriter(ABC):
-    """Writes batches for one task. Called from the task's thread only.
+    """Writes batches for one task. Called from the task's thread only, except a
+    ``pipelined`` writer's ``write`` (see there).
 
     ``write`` either returns normally (every record written, except those returned as
     ``RecordFailure``), or raises a ``SinkError`` (see ``runtime.errors``) meaning none
@@ -111,8 +112,8 @@ class BatchWriter(ABC):
     pipelined: ClassVar[bool] = False
     """True lets ``write`` run on a thread of its own while the task reads and converts
     the next batch (one batch in flight at most). Worth it when a write mostly waits on
-    the target (a database doing the work); the writer's methods still never run at the
-    same time as each other."""
+    the target (a database doing the work). Only ``prepare`` runs alongside a
+    ``write``; the writer's other methods never run at the same time as each other."""
 
     stores_json_text: ClassVar[bool] = False
     """True when ``write`` stores ``record.value_json`` as it is wherever that isn't
@@ -125,6 +126,18 @@ class BatchWriter(ABC):
         """Partitions were assigned. Return offsets to start from if the sink stores its
         own (exactly-once sinks); None to use the consumer group's committed offsets."""
         return None
+
+    def prepare(self, records: Sequence[SinkRecord]) -> None:  # noqa: B027
+        """A pipelined writer's head start on a batch, on the task's thread.
+
+        Called with the very list the next ``write`` gets, while the previous batch's
+        ``write`` may still be running on the write thread: work done here (building
+        rows, encoding payloads) overlaps the target's work on that batch instead of
+        adding to it. Keep the result for ``write`` (find it by identity: ``records is
+        ...``), and touch no client ``write`` uses. ``write`` must work without it: a
+        retry, a bisected half or a batch a rebalance trimmed comes unprepared. An
+        exception here costs only the head start: the runtime logs it, and ``write``
+        does the work again and reports what is wrong."""
 
     @abstractmethod
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:

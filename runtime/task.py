@@ -40,6 +40,7 @@ from runtime.converters import KEPT_AS_TEXT, ByteArrayConverter, JsonConverter
 from runtime.deadletter import DeadLetterWriter
 from runtime.errors import FatalError, RetriableError, ThrottledError
 from runtime.gc_tuning import freeze_long_lived, release_long_lived
+from runtime.gil_handoff import shorten_switch_interval
 from runtime.metrics import TaskMetrics
 from runtime.plugin import BatchWriter, RecordFailure, TaskContext
 from runtime.records import JsonTextRecord, PassthroughRecord, SinkRecord, TopicPartition
@@ -272,6 +273,7 @@ class TaskRunner:
         self._writer = connector.create_writer(cfg.plugin_config, context)
         if self._writer.pipelined:
             self._pipeline = ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.name}")
+            shorten_switch_interval()  # the write thread gets the GIL back sooner
         valuec = cfg.value_converter
         self._json_text = (
             self._writer.stores_json_text
@@ -503,6 +505,8 @@ class TaskRunner:
         """Write the pending batch; its positions count as done once it is handled."""
         if not self._batch_positions and not self._batch:
             return
+        if self._batch and self._pipeline is not None and not self._in_callback:
+            self._prepare_ahead(self._batch)  # while the batch in flight is still written
         self._finish_pending_write()  # at most one batch in flight, and batches in order
         if self._pipeline is not None and not self._in_callback and not self._stop.is_set():
             batch, positions = self._batch, self._batch_positions
@@ -524,6 +528,14 @@ class TaskRunner:
         finally:
             self._inflight = None
         self._done.update(self._inflight_positions)
+
+    def _prepare_ahead(self, batch: list[SinkRecord]) -> None:
+        writer = self._writer
+        assert writer is not None
+        try:
+            writer.prepare(batch)
+        except Exception as exc:  # only a head start lost: the write redoes it and reports
+            log.debug("task %s: preparing a batch failed, the write does it: %s", self.name, exc)
 
     def _write_stage(
         self, batch: list[SinkRecord], positions: dict[TopicPartition, int]

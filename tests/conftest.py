@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.kafka import KafkaBroker
+from runtime import BatchWriter
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +89,12 @@ def wait_for(predicate: object, timeout: float = 60.0, interval: float = 0.2) ->
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def writers() -> Iterator[list[BatchWriter]]:
+    """Writers a test opens (it appends them); stopped at the end even if it failed."""
+    opened: list[BatchWriter] = []
+    yield opened
+    for writer in opened:
+        writer.stop()

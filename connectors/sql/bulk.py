@@ -17,12 +17,25 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.copy import Copy, Writer
 from sqlalchemy.engine import Connection
 
 from connectors.sql.rows import Segment, TableBatch
 from connectors.sql.statements import Statements
 
 __all__ = ["CopyBulk", "ExecuteManyBulk"]
+
+
+class _Collect(Writer):
+    """Where an encode-only ``Copy`` puts its output: in memory, in order."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Buffer] = []
+
+    def write(self, data: Buffer) -> None:
+        self.chunks.append(data)  # a buffer the formatter lets go of: no copy needed
 
 
 class ExecuteManyBulk:
@@ -37,8 +50,15 @@ class ExecuteManyBulk:
     def prepare(self, conn: Connection, batch: TableBatch) -> None:
         """Anything to set up outside the data transaction (nothing here)."""
 
+    def attach(self, conn: Connection) -> None:
+        """A new connection was made (nothing to note here)."""
+
     def forget(self) -> None:
         """The connection was replaced: drop what lived on it (nothing here)."""
+
+    def encode(self, segment: Segment) -> None:
+        """Encode a segment's rows ahead of ``apply``, off the write thread (this path
+        binds parameters as it goes: nothing to do ahead)."""
 
     def _statement(self, op: str, batch: TableBatch) -> str:
         key = (op, batch.table, tuple(batch.column_names))
@@ -92,6 +112,10 @@ class CopyBulk(ExecuteManyBulk):
 
     def __init__(self, statements: Statements, insert_mode: str, batch_size: int) -> None:
         super().__init__(statements, insert_mode, batch_size)
+        # Encodes COPY text with the connection's own dumpers and encoding, but only into
+        # memory: it never runs a statement, so another thread can use it while the write
+        # thread uses the connection.
+        self._encoder: psycopg.Cursor[Any] | None = None
         self._stages: dict[tuple[str, tuple[str, ...]], str] = {}
         self._ready: set[str] = set()  # stage tables that exist on this connection
         self._merge_sql: dict[str, str] = {}
@@ -124,8 +148,25 @@ class CopyBulk(ExecuteManyBulk):
             )
         self._ready.add(stage)
 
+    def attach(self, conn: Connection) -> None:
+        raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+        self._encoder = raw.cursor()
+
     def forget(self) -> None:
         self._ready.clear()
+        self._encoder = None
+
+    def encode(self, segment: Segment) -> None:
+        """The segment's rows as COPY text (what ``apply`` would send), made now."""
+        encoder = self._encoder
+        if encoder is None or segment.delete or not segment.rows:
+            return
+        sink = _Collect()
+        with Copy(encoder, writer=sink) as copy:
+            write_row = copy.write_row
+            for row in segment.rows:
+                write_row(row)
+        segment.payload = b"".join(sink.chunks)
 
     def _merge(self, batch: TableBatch, stage: str) -> str | None:
         sql = self._merge_sql.get(stage)
@@ -174,9 +215,12 @@ class CopyBulk(ExecuteManyBulk):
             target = self._stage_name(batch)
         with raw.cursor() as cursor:
             with cursor.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
-                write_row = copy.write_row
-                for row in segment.rows:
-                    write_row(row)
+                if segment.payload is not None:
+                    copy.write(segment.payload)
+                else:
+                    write_row = copy.write_row
+                    for row in segment.rows:
+                        write_row(row)
             if self.insert_mode != "insert":
                 merge = self._merge(batch, target)
                 if merge is not None:

@@ -38,11 +38,16 @@ Row = tuple[Any, ...]
 
 @dataclass
 class Segment:
-    """Rows applied by one kind of statement, in order; ``origins`` index the records."""
+    """Rows applied by one kind of statement, in order; ``origins`` index the records.
+
+    ``payload`` is the rows already encoded for the bulk path (PostgreSQL's COPY text),
+    when that was done ahead of the write.
+    """
 
     delete: bool
     rows: list[Row] = field(default_factory=list)
     origins: list[int] = field(default_factory=list)
+    payload: bytes | None = None
 
 
 @dataclass
@@ -64,6 +69,9 @@ class TableBatch:
     delete_rows: list[Row] = field(default_factory=list)
     failures: list[RecordFailure] = field(default_factory=list)
     failed: set[int] = field(default_factory=set)
+    # The last ``segments`` asked for (dedupe, segments), kept while nothing changes so
+    # what was encoded ahead of the write is what the write applies.
+    _planned: tuple[bool, list[Segment]] | None = field(default=None, repr=False)
 
     @property
     def column_names(self) -> list[str]:
@@ -74,6 +82,7 @@ class TableBatch:
     ) -> None:
         """Record ``index`` won't be written; it goes back to the runtime as a failure."""
         if index not in self.failed:
+            self._planned = None
             self.failed.add(index)
             self.failures.append(RecordFailure(self.records[index], error, context or {}))
 
@@ -87,6 +96,7 @@ class TableBatch:
             given = [self.columns[p].name for p in positions if row[p] is not None]
             if given:
                 self.refuse(i, ConversionError(why.format(columns=", ".join(given))))
+        self._planned = None
         keep = [p for p in range(len(self.columns)) if p not in positions]
         self.columns = [self.columns[p] for p in keep]
         self.write_rows = [tuple(row[p] for p in keep) for row in self.write_rows]
@@ -97,8 +107,16 @@ class TableBatch:
         With ``dedupe`` (upsert, update) only the last operation per key matters, since
         every write sets every column: at most two segments, over disjoint keys. Without
         it (insert): runs of writes and deletes in record order, so insert-delete-insert
-        of one key ends with the row present.
+        of one key ends with the row present. Asked again with nothing changed, the same
+        segments come back (with any payload encoded meanwhile).
         """
+        if self._planned is not None and self._planned[0] == dedupe:
+            return self._planned[1]
+        planned = self._plan(dedupe)
+        self._planned = (dedupe, planned)
+        return planned
+
+    def _plan(self, dedupe: bool) -> list[Segment]:
         if not self.deletes and not self.failed:
             if not self.write_rows:
                 return []

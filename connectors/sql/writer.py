@@ -3,7 +3,9 @@
 A batch goes: skip records the offsets table says are already written (exactly-once
 redelivery) → rows per table → tables created or widened if allowed (own short
 transaction) → one transaction with every table's rows and every partition's new
-offset → commit.
+offset → commit. The rows (and PostgreSQL's COPY text) are usually built before
+that, by ``prepare`` on the task thread while the previous batch is being written;
+``write`` builds them itself when they weren't, or no longer fit.
 
 If the database refuses a row (a constraint, a value that doesn't fit), the
 transaction is rolled back and redone with the rows applied in halves under
@@ -15,7 +17,8 @@ batch), a setup problem ``FatalError``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -85,6 +88,15 @@ class _Coordinates:
         return {o for key, o in zip(self.keys, self.offsets, strict=True) if key == tp}
 
 
+@dataclass
+class _Prepared:
+    """A batch's rows (and COPY text) made ahead of its write."""
+
+    records: Sequence[SinkRecord]
+    where: _Coordinates
+    batches: list[TableBatch]
+
+
 class _Fenced(Exception):
     """The offsets row moved under us: someone else wrote, or our last commit did."""
 
@@ -110,6 +122,7 @@ class SqlWriter(BatchWriter):
             )
             bulk = CopyBulk if use_copy else ExecuteManyBulk
             self.bulk = bulk(self.statements, config.insert_mode, config.batch_size)
+            self.bulk.attach(conn)
             self.rows = RowBuilder(config, self.statements.adapt)
             self.tables = Tables(config)
             self.offsets: OffsetStore | None = None
@@ -123,12 +136,20 @@ class SqlWriter(BatchWriter):
             raise
         self.positions: dict[TopicPartition, StoredOffset | None] = {}
         self._stale = False  # positions must be re-read before the next write
+        # Upsert and update only need each key's last version; insert applies them all.
+        self._dedupe = config.insert_mode != "insert"
+        # Batches prepared on the task thread, oldest first: the one being written and
+        # the next one at most.
+        self._prepared: deque[_Prepared] = deque(maxlen=2)
+        self._prepared_lock = threading.Lock()
 
     # ----- connection and error handling ---------------------------------------------
 
     def _connection(self) -> Connection:
         if self._conn is None:
             self._conn = connect(self.engine, self.config)
+            if hasattr(self, "bulk"):
+                self.bulk.attach(self._conn)
         return self._conn
 
     def _drop_connection(self) -> None:
@@ -193,6 +214,30 @@ class SqlWriter(BatchWriter):
 
     # ----- writing -----------------------------------------------------------------------
 
+    def prepare(self, records: Sequence[SinkRecord]) -> None:
+        """Rows and COPY text for the next batch, on the task thread while the database
+        works on the batch before it."""
+        if not records:
+            return
+        batches = self.rows.build(records)
+        for batch in batches:
+            for segment in batch.segments(self._dedupe):
+                self.bulk.encode(segment)
+        prepared = _Prepared(records, _Coordinates.of(records), batches)
+        with self._prepared_lock:
+            self._prepared.append(prepared)
+
+    def _take_prepared(self, records: Sequence[SinkRecord]) -> _Prepared | None:
+        """What ``prepare`` made of exactly this batch, if anything; used once, as a
+        retry must start from fresh rows."""
+        with self._prepared_lock:
+            for position, prepared in enumerate(self._prepared):
+                if prepared.records is records:
+                    for _ in range(position + 1):  # older ones will never be written
+                        self._prepared.popleft()
+                    return prepared
+        return None
+
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
         for _ in range(FENCE_ATTEMPTS):
             try:
@@ -207,11 +252,13 @@ class SqlWriter(BatchWriter):
 
     def _write(self, records: Sequence[SinkRecord]) -> list[RecordFailure]:
         conn = self._connection()
-        where = _Coordinates.of(records)
+        prepared = self._take_prepared(records)
+        where = prepared.where if prepared else _Coordinates.of(records)
         todo = self._not_yet_written(records, where)
-        batches = self._guard("preparing the tables", lambda: self._prepare(conn, todo))
-        dedupe = self.config.insert_mode != "insert"
-        plans = [(batch, batch.segments(dedupe)) for batch in batches]
+        # Prepared rows hold every record: unusable if some were written before.
+        ready = prepared.batches if prepared and len(todo) == len(records) else None
+        batches = self._guard("preparing the tables", lambda: self._prepare(conn, todo, ready))
+        plans = [(batch, batch.segments(self._dedupe)) for batch in batches]
         advanced: dict[TopicPartition, StoredOffset] = {}
         try:
             with conn.begin():
@@ -264,8 +311,12 @@ class SqlWriter(BatchWriter):
             self.log.info("skipping %d redelivered records already in the database", skipped)
         return todo
 
-    def _prepare(self, conn: Connection, records: list[SinkRecord]) -> list[TableBatch]:
-        batches = self.rows.build(records)
+    def _prepare(
+        self, conn: Connection, records: list[SinkRecord], ready: list[TableBatch] | None
+    ) -> list[TableBatch]:
+        """Rows per table (unless ``prepare`` made them), each table created or widened
+        if allowed, and columns it still lacks dropped."""
+        batches = self.rows.build(records) if ready is None else ready
         for batch in batches:
             shape = self.tables.prepare(conn, batch)
             missing = {c.name for c in batch.columns if c.name not in shape.columns}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -12,6 +14,7 @@ import pytest
 
 from devstack.kafka import KafkaBroker
 from runtime import BatchWriter, RecordFailure, SinkConnector, SinkRecord, TaskContext
+from runtime.gil_handoff import SWITCH_INTERVAL_S
 from runtime.testing import RecordingConfig, read_dead_letters, recordings
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
@@ -241,3 +244,54 @@ def test_a_restarted_task_frees_its_previous_writer(
         wait_for(lambda: len(_CyclicWriter.instances) == built)  # noqa: B023
     wait_for(lambda: first() is None)
     assert _CyclicWriter.instances[-1]() is not None
+
+
+class _PreparingWriter(BatchWriter):
+    """A pipelined writer noting which thread prepares and writes which batch list; its
+    ``prepare`` fails on every other batch."""
+
+    pipelined = True
+    prepared: ClassVar[list[tuple[str, list[SinkRecord]]]] = []
+    written: ClassVar[list[tuple[str, Sequence[SinkRecord]]]] = []
+
+    def prepare(self, records: Sequence[SinkRecord]) -> None:
+        assert isinstance(records, list)
+        _PreparingWriter.prepared.append((threading.current_thread().name, records))
+        if len(_PreparingWriter.prepared) % 2 == 0:
+            raise ValueError("a prepare that fails")
+
+    def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
+        _PreparingWriter.written.append((threading.current_thread().name, records))
+        return None
+
+
+class _PreparingSinkConnector(SinkConnector[RecordingConfig]):
+    config_model = RecordingConfig
+
+    def create_writer(self, config: RecordingConfig, context: TaskContext) -> BatchWriter:
+        return _PreparingWriter()
+
+
+def test_a_pipelined_writer_prepares_each_batch_on_the_task_thread(
+    worker: Worker, kafka: KafkaBroker, make_topic: Callable[..., str], unique: str
+) -> None:
+    """``prepare`` gets, on the task thread, the very list the write thread's ``write``
+    gets next; a ``prepare`` that raises only loses its head start, never records; the
+    switch interval is short enough for the write thread to get the GIL back soon."""
+    worker.registry.register("preparing", _PreparingSinkConnector)
+    _PreparingWriter.prepared.clear()
+    _PreparingWriter.written.clear()
+    topic = make_topic("prepare")
+    produce(kafka.bootstrap, topic, [orjson.dumps({"n": i}) for i in range(2000)])
+    name = f"prepare-{unique}"
+    worker.create(name, sink_config(topic, "preparing", **{"batch.max.records": "100"}))
+    wait_for(lambda: sum(len(batch) for _, batch in _PreparingWriter.written) == 2000)
+    written = _PreparingWriter.written
+    assert sorted(r.value["n"] for _, batch in written for r in batch) == list(range(2000))
+    assert len(written) >= 20  # batches of at most 100
+    assert {thread for thread, _ in _PreparingWriter.prepared} == {f"task-{name}-0"}
+    assert all(thread.startswith(f"write-{name}-0") for thread, _ in written)
+    prepared = [batch for _, batch in _PreparingWriter.prepared]
+    assert len(prepared) == len(written)
+    assert all(p is w for p, (_, w) in zip(prepared, written, strict=True))
+    assert sys.getswitchinterval() <= SWITCH_INTERVAL_S  # the write thread's GIL handoffs

@@ -4,7 +4,6 @@ refused rows, DDL and failures, driven without Kafka."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +36,6 @@ def _writer(config: SqlSinkConfig, name: str = "billing") -> SqlWriter:
     writer = SqlSinkConnector().create_writer(config, TaskContext(name, 0, {}))
     assert isinstance(writer, SqlWriter)
     return writer
-
-
-@pytest.fixture
-def writers() -> Iterator[list[SqlWriter]]:
-    """Writers a test opens; stopped at the end even if the test failed."""
-    opened: list[SqlWriter] = []
-    yield opened
-    for writer in opened:
-        writer.stop()
 
 
 def _record(offset: int, key: str | None, value: Any, partition: int = 0) -> SinkRecord:
