@@ -15,21 +15,20 @@ redo log flushed once a second): tests kill workers, never the machine.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from devstack.kafka import free_port
 from devstack.scratch import (
+    ScratchServer,
     die_with_parent,
     make_scratch_dir,
-    read_log,
     serve_until_signalled,
-    stop_process,
 )
 
 __all__ = ["MariaDBServer", "mariadb_bin_dir"]
@@ -69,41 +68,17 @@ def _install_db(bin_dir: Path) -> Path:
 
 
 @dataclass
-class MariaDBServer:
-    """One MariaDB server in a temporary directory."""
+class MariaDBServer(ScratchServer):
+    """One MariaDB server in a scratch directory."""
 
-    port: int = 0
-    user: str = "offramp"
-    password: str = "offramp"
-    database: str = "offramp"
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-    base_dir: Path | None = field(default=None, init=False)
-    version: str = field(default="", init=False)
-    startup_seconds: float = field(default=0.0, init=False)
-
-    @property
-    def host(self) -> str:
-        return "127.0.0.1"
-
-    def url(self, database: str | None = None, driver: str = "mysql+pymysql") -> str:
-        """An SQLAlchemy URL for ``database`` (default: the server's own)."""
-        return (
-            f"{driver}://{self.user}:{self.password}@{self.host}:{self.port}/"
-            f"{database or self.database}"
-        )
+    driver: ClassVar[str] = "mysql+pymysql"
+    log_name: ClassVar[str] = "mariadb.log"
+    shutdown_signal: ClassVar[signal.Signals] = signal.SIGTERM  # a normal shutdown
 
     @property
     def socket_path(self) -> Path:
         assert self.base_dir is not None
         return self.base_dir / "mariadb.sock"
-
-    @property
-    def log_path(self) -> Path:
-        assert self.base_dir is not None
-        return self.base_dir / "mariadb.log"
-
-    def log_text(self) -> str:
-        return read_log(self.log_path)
 
     def _as_user(self) -> list[str]:
         # mariadbd refuses to run as root unless told to; elsewhere it runs as whoever
@@ -210,19 +185,6 @@ class MariaDBServer:
         """Create database ``name`` (if missing); returns its SQLAlchemy URL."""
         self._root_execute(f"CREATE DATABASE IF NOT EXISTS `{name.replace('`', '``')}`")
         return self.url(name)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        process, self.process = self.process, None
-        stop_process(process, signal.SIGTERM, timeout)  # a normal shutdown
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-            self.base_dir = None
-
-    def __enter__(self) -> MariaDBServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def main() -> int:

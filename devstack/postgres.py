@@ -34,14 +34,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from devstack.kafka import free_port
 from devstack.scratch import (
+    ScratchServer,
     die_with_parent,
     make_scratch_dir,
-    read_log,
     serve_until_signalled,
-    stop_process,
 )
 
 __all__ = ["PostgresServer", "postgres_bin_dir"]
@@ -160,32 +160,16 @@ def _shared_copy(bin_dir: Path) -> Path:
 
 
 @dataclass
-class PostgresServer:
-    """One PostgreSQL cluster in a temporary directory, with a password-protected
-    superuser ``user`` (TCP connections need the password; that is what tests of bad
-    credentials rely on) and a database ``database``."""
+class PostgresServer(ScratchServer):
+    """One PostgreSQL cluster in a scratch directory; the user is its superuser."""
 
-    port: int = 0
-    user: str = "offramp"
-    password: str = "offramp"
-    database: str = "offramp"
     tied_to_parent: bool = True
     settings: dict[str, str] = field(default_factory=lambda: dict(_FAST_SETTINGS))
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
-    base_dir: Path | None = field(default=None, init=False)
-    version: str = field(default="", init=False)
-    startup_seconds: float = field(default=0.0, init=False)
 
-    @property
-    def host(self) -> str:
-        return "127.0.0.1"
-
-    def url(self, database: str | None = None, driver: str = "postgresql+psycopg") -> str:
-        """An SQLAlchemy URL for ``database`` (default: the server's own)."""
-        return (
-            f"{driver}://{self.user}:{self.password}@{self.host}:{self.port}/"
-            f"{database or self.database}"
-        )
+    driver: ClassVar[str] = "postgresql+psycopg"
+    log_name: ClassVar[str] = "postgres.log"
+    # fast shutdown: roll back clients, checkpoint
+    shutdown_signal: ClassVar[signal.Signals] = signal.SIGINT
 
     def conninfo(self, database: str | None = None) -> str:
         """A libpq connection string (for psycopg directly)."""
@@ -332,29 +316,6 @@ class PostgresServer:
     def data_dir(self) -> Path:
         assert self.base_dir is not None
         return self.base_dir / "data"
-
-    @property
-    def log_path(self) -> Path:
-        assert self.base_dir is not None
-        return self.base_dir / "postgres.log"
-
-    def log_text(self) -> str:
-        return read_log(self.log_path)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        process, self.process = self.process, None
-        stop_process(
-            process, signal.SIGINT, timeout
-        )  # fast shutdown: roll back clients, checkpoint
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-            self.base_dir = None
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def main() -> int:

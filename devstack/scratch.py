@@ -1,5 +1,6 @@
 """What the devstack's throwaway database servers share: a scratch directory per
-server, a server process that dies with its owner, and running one from a shell.
+server, a server process that dies with its owner, connection settings, shutdown, and
+running one from a shell.
 
 A server's scratch directory holds its data, socket and log, plus ``owner.pid``: when
 the owner was killed (the kernel then stopped the server too), the next server started
@@ -15,10 +16,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 
 __all__ = [
+    "ScratchServer",
     "die_with_parent",
     "make_scratch_dir",
     "read_log",
@@ -72,6 +77,63 @@ def stop_process(
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@dataclass
+class ScratchServer(ABC):
+    """A database server living in a scratch directory, on a loopback port, with a
+    password-protected user ``user`` (TCP needs the password: bad credentials can be
+    tested) and a database ``database``."""
+
+    port: int = 0
+    user: str = "offramp"
+    password: str = "offramp"
+    database: str = "offramp"
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    base_dir: Path | None = field(default=None, init=False)
+    version: str = field(default="", init=False)
+    startup_seconds: float = field(default=0.0, init=False)
+
+    driver: ClassVar[str]  # SQLAlchemy's dialect+driver for ``url``
+    log_name: ClassVar[str]
+    shutdown_signal: ClassVar[signal.Signals]
+
+    @abstractmethod
+    def start(self, timeout: float = 60.0) -> Self:
+        """Set up the scratch directory and start the server; ready when it returns."""
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def url(self, database: str | None = None, driver: str | None = None) -> str:
+        """An SQLAlchemy URL for ``database`` (default: the server's own)."""
+        return (
+            f"{driver or self.driver}://{self.user}:{self.password}@{self.host}:{self.port}/"
+            f"{database or self.database}"
+        )
+
+    @property
+    def log_path(self) -> Path:
+        assert self.base_dir is not None
+        return self.base_dir / self.log_name
+
+    def log_text(self) -> str:
+        return read_log(self.log_path)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Shut the server down and delete its scratch directory."""
+        process, self.process = self.process, None
+        stop_process(process, self.shutdown_signal, timeout)
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.base_dir = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def serve_until_signalled(banner: str, url: str) -> None:

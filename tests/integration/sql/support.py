@@ -46,3 +46,19 @@ def group_offsets(bootstrap: str, group: str, topic: str, partitions: int = 1) -
         return committed(bootstrap, group, topic, partitions)
     except KafkaException:
         return None
+
+
+def offsets_agree(
+    bootstrap: str,
+    connector: str,
+    topic: str,
+    partitions: int,
+    stored: dict[tuple[str, int], int],
+    total: int,
+) -> bool:
+    """The connector's group has committed ``total`` records in all, and ``stored`` (its
+    offsets table's rows) holds the same offset for every partition."""
+    group = group_offsets(bootstrap, f"connect-{connector}", topic, partitions)
+    if group is None or sum(group) != total:
+        return False
+    return [stored.get((topic, p)) for p in range(partitions)] == group

@@ -17,7 +17,7 @@ from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import dead_letters_to
-from tests.integration.sql.support import group_offsets, sql_config
+from tests.integration.sql.support import group_offsets, offsets_agree, sql_config
 
 MariaDBConnection = pymysql.connections.Connection
 
@@ -100,14 +100,12 @@ def test_upserts_deletes_and_new_columns_land_exactly_once_with_the_offsets(
         ),
     )
 
-    def offsets_match() -> bool:
-        group = group_offsets(kafka.bootstrap, f"connect-{name}", topic, 2)
-        stored = _stored_offsets(db, name)
-        if group is None or sum(group) != len(rows):
-            return False
-        return [stored.get((topic, p)) for p in range(2)] == group
-
-    wait_for(offsets_match, timeout=60)
+    wait_for(
+        lambda: offsets_agree(
+            kafka.bootstrap, name, topic, 2, _stored_offsets(db, name), len(rows)
+        ),
+        timeout=60,
+    )
     got = {k: (c, t, cur) for k, c, t, cur in _query(db, f"SELECT * FROM {table}")}
     expected = {f"c{i}": (i, "acme", None) for i in range(300) if i not in (3, 9)}
     expected["c7"] = (70, "globex", "EUR")

@@ -20,6 +20,7 @@ from tests.integration.runtime_support import dead_letters_to
 from tests.integration.sql.support import (
     PgConnection,
     group_offsets,
+    offsets_agree,
     scalar,
     sql_config,
     stored_offsets,
@@ -111,14 +112,12 @@ def test_billing_events_become_rows_exactly_once_with_offsets_in_the_database(
         data["ended_at"],
     )
 
-    def offsets_match() -> bool:
-        group = group_offsets(kafka.bootstrap, f"connect-{name}", topic, 3)
-        stored = stored_offsets(pg, name)
-        if group is None or sum(group) != len(events):
-            return False
-        return [stored.get((topic, p)) for p in range(3)] == group
-
-    wait_for(offsets_match, timeout=30)
+    wait_for(
+        lambda: offsets_agree(
+            kafka.bootstrap, name, topic, 3, stored_offsets(pg, name), len(events)
+        ),
+        timeout=30,
+    )
 
 
 def test_tombstones_delete_rows_by_key(
