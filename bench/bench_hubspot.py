@@ -31,7 +31,7 @@ from hubspot import Client
 from urllib3.util.retry import Retry
 
 from devstack.hubspot_stub import HubSpotStub
-from devstack.kafka import KafkaBroker
+from devstack.kafka import KafkaBroker, produce_waiting
 from runtime.config import load_worker_config
 from runtime.worker import Worker
 
@@ -46,12 +46,7 @@ def produce(bootstrap: str, topic: str, count: int) -> None:
     for n in range(count):
         email = f"caller{n}@example.com"
         value = orjson.dumps({"email": email, "agent": f"agent{n % 6}", "tenant": "acme", "n": n})
-        while True:
-            try:
-                producer.produce(topic, key=email.encode(), value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, value, key=email.encode())
     assert producer.flush(60) == 0
 
 

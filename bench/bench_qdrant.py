@@ -37,7 +37,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from qdrant_client import QdrantClient, models
 
 from connectors.qdrant.clients import borrow_local
-from devstack.kafka import KafkaBroker
+from devstack.kafka import KafkaBroker, produce_waiting
 from runtime.config import load_worker_config
 from runtime.registry import PluginRegistry
 from runtime.worker import Worker
@@ -64,12 +64,7 @@ def make_records(count: int, dim: int) -> list[tuple[bytes, bytes]]:
 def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
     for key, value in records:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        produce_waiting(producer, topic, value, key=key)
     assert producer.flush(60) == 0
 
 

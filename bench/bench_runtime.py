@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.generator import call_events
-from devstack.kafka import KafkaBroker
+from devstack.kafka import KafkaBroker, produce_waiting
 from runtime import BatchWriter, ConfigModel, RecordFailure, SinkConnector, SinkRecord, TaskContext
 from runtime.config import load_worker_config
 from runtime.registry import PluginRegistry
@@ -77,12 +77,7 @@ def produce(bootstrap: str, topic: str, records: int) -> None:
         }
     )
     for i in range(records):
-        while True:
-            try:
-                producer.produce(topic, values[i % 1000], key=b"%d" % i)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, values[i % 1000], key=b"%d" % i)
     producer.flush(120)
 
 

@@ -46,7 +46,7 @@ from connectors.s3 import S3SinkConfig, S3SinkConnector, S3Writer
 from connectors.s3.client import create_client
 from connectors.s3.uploader import ObjectStore
 from devstack.generator import call_events
-from devstack.kafka import KafkaBroker, free_port
+from devstack.kafka import KafkaBroker, free_port, produce_waiting
 from devstack.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from runtime import BatchWriter, TaskContext
 from runtime.config import load_worker_config
@@ -110,12 +110,7 @@ def produce(bootstrap: str, topic: str, records: int, transcript_chars: int) -> 
     values = sample_values(transcript_chars)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000})
     for i in range(records):
-        while True:
-            try:
-                producer.produce(topic, values[i % 1000], key=b"%d" % i)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, values[i % 1000], key=b"%d" % i)
     producer.flush(120)
 
 

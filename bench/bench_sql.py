@@ -36,7 +36,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devstack.generator import CALL_COMPLETED, Event, call_events
-from devstack.kafka import KafkaBroker
+from devstack.kafka import KafkaBroker, produce_waiting
 from devstack.postgres import PostgresServer
 from runtime.config import load_worker_config
 from runtime.registry import PluginRegistry
@@ -86,12 +86,7 @@ def produce(bootstrap: str, topic: str, events: list[Event], form: str) -> None:
             value, headers = orjson.dumps(dict(zip(COLUMNS, row_of(event), strict=True))), None
         else:
             value, headers = event.value, event.headers
-        while True:
-            try:
-                producer.produce(topic, value, key=event.key, headers=headers)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, value, key=event.key, headers=headers)
     if producer.flush(120):
         raise RuntimeError("not every event was acknowledged")
 

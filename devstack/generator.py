@@ -78,6 +78,8 @@ def produce_calls(bootstrap: str, topic: str, count: int, seed: int = 42) -> lis
     """Produce ``count`` events (zstd, idempotent, acks=all); return them."""
     from confluent_kafka import Producer
 
+    from devstack.kafka import produce_waiting
+
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -88,12 +90,7 @@ def produce_calls(bootstrap: str, topic: str, count: int, seed: int = 42) -> lis
     )
     events = list(call_events(count, seed))
     for event in events:
-        while True:
-            try:
-                producer.produce(topic, key=event.key, value=event.value, headers=event.headers)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        produce_waiting(producer, topic, event.value, key=event.key, headers=event.headers)
     if producer.flush(60):
         raise RuntimeError("not every sample event was acknowledged")
     return events

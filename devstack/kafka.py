@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import fcntl
 import os
 import shutil
@@ -23,6 +22,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from devstack.scratch import die_with_parent
 
 KAFKA_VERSION = "4.3.1"
 _POM = Path(__file__).with_name("kafka-pom.xml")
@@ -97,10 +101,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _kill_with_parent() -> None:
-    # Runs in the child before exec: the kernel sends SIGKILL when the parent dies.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+def produce_waiting(producer: Producer, topic: str, value: Any, **fields: Any) -> None:
+    """``producer.produce``, serving delivery reports while its local queue is full
+    instead of failing with ``BufferError`` (producing faster than the broker acks)."""
+    while True:
+        try:
+            producer.produce(topic, value, **fields)
+            return
+        except BufferError:
+            producer.poll(0.05)
 
 
 def _java() -> str:
@@ -169,7 +178,7 @@ class KafkaBroker:
                 [*base, "kafka.Kafka", str(props)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_kill_with_parent if self.tied_to_parent else None,
+                preexec_fn=die_with_parent(signal.SIGKILL) if self.tied_to_parent else None,
                 start_new_session=not self.tied_to_parent,
             )
         try:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from devstack.kafka import KafkaBroker
+from devstack.kafka import KafkaBroker, produce_waiting
 from runtime import BatchWriter
 
 
@@ -68,12 +68,7 @@ def produce(
     for i, value in enumerate(values):
         key = keys[i] if keys else None
         extra = {"partition": partition} if partition is not None else {}
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, headers=headers, **extra)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        produce_waiting(producer, topic, value, key=key, headers=headers, **extra)
         if i % 5000 == 0:
             producer.poll(0)
     assert producer.flush(60) == 0

@@ -40,6 +40,12 @@ class _Collect(Writer):
         self.chunks.append(data)  # a buffer the formatter lets go of: no copy needed
 
 
+def _write_rows(copy: Copy, rows: Sequence[tuple[Any, ...]]) -> None:
+    write_row = copy.write_row
+    for row in rows:
+        write_row(row)
+
+
 class ExecuteManyBulk:
     """Statements run with ``executemany``, ``batch_size`` rows per call."""
 
@@ -165,9 +171,7 @@ class CopyBulk(ExecuteManyBulk):
             return
         sink = _Collect()
         with Copy(encoder, writer=sink) as copy:
-            write_row = copy.write_row
-            for row in segment.rows:
-                write_row(row)
+            _write_rows(copy, segment.rows)
         segment.payload = b"".join(sink.chunks)
 
     def _merge(self, batch: TableBatch, stage: str) -> str | None:
@@ -220,9 +224,7 @@ class CopyBulk(ExecuteManyBulk):
                 if segment.payload is not None:
                     copy.write(segment.payload)
                 else:
-                    write_row = copy.write_row
-                    for row in segment.rows:
-                        write_row(row)
+                    _write_rows(copy, segment.rows)
             if self.insert_mode != "insert":
                 merge = self._merge(batch, target)
                 if merge is not None:

@@ -102,3 +102,16 @@ def start_standalone_worker(
             stderr=subprocess.STDOUT,
             env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING", **(env or {})},
         )
+
+
+# Keeps call.completed CloudEvents only, as the demo's configs do.
+ONLY_COMPLETED = {
+    "transforms": "onlyCompleted",
+    "transforms.onlyCompleted.type": "org.apache.kafka.connect.transforms.Filter",
+    "transforms.onlyCompleted.predicate": "isCompleted",
+    "transforms.onlyCompleted.negate": "true",
+    "predicates": "isCompleted",
+    "predicates.isCompleted.type": "dev.offramp.transforms.predicates.HeaderValueMatches",
+    "predicates.isCompleted.header.name": "ce-type",
+    "predicates.isCompleted.pattern": "com\\.example\\.call\\.completed\\.v1",
+}

@@ -18,8 +18,8 @@ from devstack.generator import CALL_COMPLETED, produce_calls
 from devstack.kafka import KafkaBroker
 from runtime.worker import Worker
 from tests.conftest import wait_for
-from tests.integration.qdrant.support import ONLY_COMPLETED, qdrant_config
-from tests.integration.runtime_support import committed
+from tests.integration.qdrant.support import qdrant_config
+from tests.integration.runtime_support import ONLY_COMPLETED, committed
 
 
 def test_transcripts_embedded_by_minilm_are_searchable_by_meaning(

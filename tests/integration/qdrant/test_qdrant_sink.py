@@ -23,8 +23,8 @@ from runtime.task import TaskState
 from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.qdrant.support import ONLY_COMPLETED, qdrant_config
-from tests.integration.runtime_support import committed, dead_letters_to
+from tests.integration.qdrant.support import qdrant_config
+from tests.integration.runtime_support import ONLY_COMPLETED, committed, dead_letters_to
 
 
 def _all_committed(kafka: KafkaBroker, name: str, topic: str, partitions: int, total: int) -> bool:

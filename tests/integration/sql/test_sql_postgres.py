@@ -16,7 +16,7 @@ from devstack.postgres import PostgresServer
 from runtime.testing import read_dead_letters
 from runtime.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.runtime_support import dead_letters_to
+from tests.integration.runtime_support import ONLY_COMPLETED, dead_letters_to
 from tests.integration.sql.support import (
     PgConnection,
     group_offsets,
@@ -30,16 +30,6 @@ BILLING_MAPPING = (
     "data.tenant,data.agent,data.duration_s,data.billing.cost_usd:cost_usd,"
     "data.billing.currency:currency,data.ended_at"
 )
-ONLY_COMPLETED = {
-    "transforms": "onlyCompleted",
-    "transforms.onlyCompleted.type": "org.apache.kafka.connect.transforms.Filter",
-    "transforms.onlyCompleted.predicate": "isCompleted",
-    "transforms.onlyCompleted.negate": "true",
-    "predicates": "isCompleted",
-    "predicates.isCompleted.type": "dev.offramp.transforms.predicates.HeaderValueMatches",
-    "predicates.isCompleted.header.name": "ce-type",
-    "predicates.isCompleted.pattern": "com\\.example\\.call\\.completed\\.v1",
-}
 
 
 def _produce_json(bootstrap: str, topic: str, rows: list[tuple[str, Any]]) -> None:
