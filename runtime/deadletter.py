@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from runtime.consumer import ProducerFactory, ProducerLike
 from runtime.errors import OfframpError
 from runtime.records import KafkaMessage
 
@@ -75,10 +76,11 @@ class DeadLetterWriter:
         connector_name: str,
         task_id: int,
         context_headers: bool,
+        producer_factory: ProducerFactory | None = None,
     ) -> None:
         config = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
         config.update(producer_config)
-        self._producer = Producer(config)
+        self._producer: ProducerLike = (producer_factory or Producer)(config)
         self.topic = topic
         self._connector = connector_name
         self._task = str(task_id).encode()

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message
@@ -36,6 +36,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from tenacity import RetryCallState
 
 from runtime.config import ConnectorConfig, WorkerConfig
+from runtime.consumer import ConsumerFactory, ConsumerLike, ProducerFactory
 from runtime.converters import KEPT_AS_TEXT, ByteArrayConverter, JsonConverter
 from runtime.deadletter import DeadLetterWriter
 from runtime.errors import FatalError, RetriableError, ThrottledError
@@ -128,8 +129,12 @@ class TaskRunner:
         task_id: int,
         worker: WorkerConfig,
         on_state: Callable[[TaskRunner], None] | None = None,
+        consumer_factory: ConsumerFactory | None = None,
+        producer_factory: ProducerFactory | None = None,
     ) -> None:
         self.config = config
+        self._consumer_factory = consumer_factory or cast(ConsumerFactory, Consumer)
+        self._producer_factory = producer_factory
         self.settings = config.settings
         self.task_id = task_id
         self.worker = worker
@@ -146,7 +151,7 @@ class TaskRunner:
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
-        self._consumer: Consumer | None = None
+        self._consumer: ConsumerLike | None = None
         self._writer: BatchWriter | None = None
         self._dlq: DeadLetterWriter | None = None
         self._assigned: set[TopicPartition] = set()
@@ -296,8 +301,9 @@ class TaskRunner:
                     cfg.name,
                     self.task_id,
                     s.errors_deadletterqueue_context_headers_enable,
+                    self._producer_factory,
                 )
-            self._consumer = Consumer(conf)
+            self._consumer = self._consumer_factory(conf)
             freeze_long_lived()  # the writer and clients just built live as long as the task
             self._consumer.subscribe(
                 s.subscription,
@@ -380,7 +386,7 @@ class TaskRunner:
                 self._commit()
                 next_commit = now + commit_every
 
-    def _apply_pause(self, consumer: Consumer) -> None:
+    def _apply_pause(self, consumer: ConsumerLike) -> None:
         want_paused = self._paused.is_set()
         if want_paused and not self._consumer_paused:
             self._flush_batch()  # what was read before the pause is still written
@@ -391,12 +397,12 @@ class TaskRunner:
             self._resume_all(consumer)
             self._set_status(TaskState.RUNNING)
 
-    def _pause_all(self, consumer: Consumer) -> None:
+    def _pause_all(self, consumer: ConsumerLike) -> None:
         if self._assigned:
             consumer.pause([KafkaTopicPartition(t, p) for t, p in self._assigned])
         self._consumer_paused = True
 
-    def _resume_all(self, consumer: Consumer) -> None:
+    def _resume_all(self, consumer: ConsumerLike) -> None:
         if self._assigned:
             consumer.resume([KafkaTopicPartition(t, p) for t, p in self._assigned])
         self._consumer_paused = False
@@ -737,7 +743,7 @@ class TaskRunner:
 
     # ----- rebalance callbacks (run inside consume()) -----------------------------------
 
-    def _on_assign(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+    def _on_assign(self, consumer: ConsumerLike, partitions: list[KafkaTopicPartition]) -> None:
         assert self._writer is not None
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         self._in_callback = True
@@ -763,7 +769,7 @@ class TaskRunner:
             consumer.pause(partitions)
         log.info("task %s: assigned %s", self.name, ", ".join(f"{t}-{p}" for t, p in tps))
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+    def _on_revoke(self, consumer: ConsumerLike, partitions: list[KafkaTopicPartition]) -> None:
         revoked = {TopicPartition(p.topic, p.partition) for p in partitions}
         self.metrics.partitions_revoked += len(revoked)
         if self._abandoning or not revoked:
@@ -800,7 +806,7 @@ class TaskRunner:
         else:
             consumer.incremental_unassign(partitions)
 
-    def _on_lost(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+    def _on_lost(self, consumer: ConsumerLike, partitions: list[KafkaTopicPartition]) -> None:
         lost = {TopicPartition(p.topic, p.partition) for p in partitions}
         log.warning("task %s: partitions lost: %s", self.name, sorted(lost))
         self._in_callback = True

@@ -4,6 +4,9 @@
 - ``ScriptedSinkConnector``: a sink that fails on cue (transiently for a while, per
   record, a whole batch, fatally), for testing retries and dead letters.
 - ``read_dead_letters``: the records in a dead-letter topic, with headers decoded.
+- ``ScriptedConsumer`` / ``ScriptedProducer``: a task's Kafka clients without a broker,
+  with rebalances, commit failures and dead-letter failures on cue
+  (``TaskRunner(..., consumer_factory=consumer.factory)``).
 - ``write_all``: drive a ``BatchWriter`` through open → write → pre_commit → close
   without Kafka, for a plug-in's unit tests.
 """
@@ -29,10 +32,14 @@ from runtime.plugin import (
     TaskContext,
 )
 from runtime.records import Headers, SinkRecord, TopicPartition
+from runtime.scripted_kafka import CommitResult, ScriptedConsumer, ScriptedProducer
 
 __all__ = [
+    "CommitResult",
     "DeadLetter",
     "RecordingSinkConnector",
+    "ScriptedConsumer",
+    "ScriptedProducer",
     "ScriptedSinkConnector",
     "read_dead_letters",
     "recordings",
