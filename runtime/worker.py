@@ -32,13 +32,13 @@ from runtime.errors import (
     IllegalStateError,
 )
 from runtime.gc_tuning import tune_for_throughput
-from runtime.records import TopicPartition
-from runtime.registry import PluginRegistry
-from runtime.rest.masking import (
+from runtime.masking import (
     install_log_redaction,
     register_config_secrets,
     register_worker_secrets,
 )
+from runtime.records import TopicPartition
+from runtime.registry import PluginRegistry
 from runtime.task import TaskRunner, TaskState
 
 __all__ = ["ConnectorRuntime", "ConnectorState", "ConnectorStore", "RestartPlan", "Worker"]

@@ -1,7 +1,8 @@
 """The REST API, compatible with Kafka Connect's, served by every worker.
 
-The package is split by job; nothing here imports FastAPI, so the worker can use
-``runtime.rest.masking`` without paying for the web stack:
+The package is split by job. Only the entry points (``runtime.cli``,
+``runtime.standalone``) import it; the worker and the task loop don't, so secret
+masking, which they share with these routers, lives in the core (``runtime.masking``).
 
 - ``app``          ``create_app(worker)``: the FastAPI application
 - ``server``       ``RestServer``: uvicorn in its own thread and event loop
@@ -12,7 +13,6 @@ The package is split by job; nothing here imports FastAPI, so the worker can use
 - ``responses``    JSON bodies through orjson, with the last secret-masking pass
 - ``errors``       exceptions → ``{"error_code", "message"}``
 - ``auth``         bearer / basic authentication, and the listener's safety rules
-- ``masking``      secrets kept out of responses, log lines and status traces
 - ``definitions``  config key definitions from pydantic models; ``config/validate``
 - ``prometheus``   ``GET /metrics`` text exposition from ``TaskMetrics``
 """

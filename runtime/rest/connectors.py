@@ -15,9 +15,9 @@ from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
 from runtime.errors import ConnectorNotFoundError
+from runtime.masking import restore_hidden
 from runtime.rest.deps import ReadyWorkerDep, WorkerDep
 from runtime.rest.errors import ApiError
-from runtime.rest.masking import restore_hidden
 from runtime.rest.models import (
     ConfigValue,
     ConnectorInfo,

@@ -18,8 +18,8 @@ from pydantic import BaseModel, SecretStr
 
 from runtime.config import ConnectorSettings
 from runtime.errors import ConfigError
+from runtime.masking import HIDDEN, mask_value
 from runtime.registry import PluginInfo
-from runtime.rest.masking import HIDDEN, mask_value
 from runtime.rest.shapes import as_config_string
 from runtime.worker import Worker
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runtime.errors import ConnectorNotFoundError
-from runtime.rest.masking import SECRETS, mask_config
+from runtime.masking import SECRETS, mask_config
 from runtime.task import TaskRunner, TaskState
 from runtime.worker import ConnectorRuntime, RestartPlan, Worker
 

@@ -8,8 +8,7 @@ import orjson
 import pytest
 from pydantic import Field, SecretStr
 
-from runtime.plugin import ConfigModel
-from runtime.rest.masking import (
+from runtime.masking import (
     HIDDEN,
     SECRETS,
     SecretValues,
@@ -19,6 +18,7 @@ from runtime.rest.masking import (
     restore_hidden,
     secret_fields,
 )
+from runtime.plugin import ConfigModel
 
 
 class Model(ConfigModel):

@@ -1,5 +1,8 @@
 """Secrets stay out of REST responses, log lines and status traces.
 
+Part of the core, not of ``runtime.rest``: the worker registers secrets and installs
+the log redaction here whether or not a REST API is served.
+
 Three layers, each a safety net for the one before:
 
 1. Configs are shown as given: a ``${env:…}`` / ``${file:…}`` reference stays a
