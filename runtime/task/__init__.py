@@ -1,0 +1,22 @@
+"""A task: one thread running a consume loop that feeds one ``BatchWriter``.
+
+The loop in a few rooms, each with one job (read them in this order):
+
+- ``supervisor``: the thread, status, restarts with backoff (``TaskRunner``);
+- ``run``: one run — build, loop, flush, the only commit, shut down (``TaskRun``);
+- ``ingest``: consumed chunks → converted, transformed records of the open batch;
+- ``delivery``: a batch → the writer, retried, bisected, dead-lettered;
+- ``pipeline``: a ``pipelined`` writer's write thread, one batch in flight;
+- ``rebalance``: what assign, revoke and lost do;
+- ``waits``: how a retry backoff waits on each thread;
+- ``ledger``: the commit rule, as plain data (``OffsetLedger``);
+- ``failures``: where a bad record goes (dead letter, skip, or task failure).
+
+The loop talks to Kafka through ``runtime.consumer`` (``confluent_kafka.Consumer`` in
+production, ``runtime.testing.ScriptedConsumer`` in tests).
+"""
+
+from runtime.task.settings import consumer_config
+from runtime.task.supervisor import TaskRunner, TaskState, TaskStatus
+
+__all__ = ["TaskRunner", "TaskState", "TaskStatus", "consumer_config"]

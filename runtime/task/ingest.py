@@ -1,0 +1,204 @@
+"""Ingest: consumed messages become records of the open batch.
+
+A chunk from ``consume()`` is converted and transformed as a whole (no per-record
+Python work that can be done per chunk); records that fail on the way are reported at
+once (dead letter or task failure). The consumer's positions after the chunk are then
+given to the ledger under the open batch's id, so records dropped by a transform or
+dead-lettered count as handled once the batch is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+from runtime.config import ConnectorConfig
+from runtime.consumer import ConsumerLike
+from runtime.converters import KEPT_AS_TEXT, ByteArrayConverter, JsonConverter
+from runtime.metrics import TaskMetrics
+from runtime.records import JsonTextRecord, PassthroughRecord, SinkRecord, TopicPartition
+from runtime.task.failures import FailureReporter, qualified_name
+from runtime.task.ledger import OffsetLedger
+
+__all__ = ["Batch", "Ingest"]
+
+log = logging.getLogger("offramp.task")
+
+# Unbound C methods: map() over them is the cheapest per-message call there is.
+_message_error = Message.error
+_message_key = Message.key
+_message_value = Message.value
+_message_headers = Message.headers
+
+
+@dataclass
+class Batch:
+    """Records on their way to one write. ``id`` names its offsets in the ledger."""
+
+    id: int
+    records: list[SinkRecord] = field(default_factory=list)
+    bytes: int = 0
+    started: float = 0.0
+    dead_letters: bool = False  # some of its records went to the dead-letter topic
+    positions: bool = False  # the ledger holds offsets for it (maybe with no records)
+    books: dict[TopicPartition, int] = field(default_factory=dict)  # read under these
+    generation: int = 0  # the ledger's generation when its records were last read
+
+    def due(self, max_records: int, max_bytes: int, max_age: float, now: float) -> bool:
+        if not self.positions:
+            return False
+        return (
+            not self.records  # only filtered or dead-lettered records: handled at once
+            or len(self.records) >= max_records
+            or self.bytes >= max_bytes
+            or now - self.started >= max_age
+        )
+
+    def without(self, partitions: set[TopicPartition]) -> None:
+        """Drop the records of revoked partitions (a new list: nothing else holds it)."""
+        self.records = [r for r in self.records if r.topic_partition not in partitions]
+
+
+def _record(
+    message: Message, key: Any, value: Any, key_schema: Any = None, value_schema: Any = None
+) -> SinkRecord:
+    if value is KEPT_AS_TEXT:
+        return JsonTextRecord(message, key)
+    return SinkRecord(message, key, value, key_schema, value_schema)
+
+
+class Ingest:
+    """Converts and transforms chunks into one task's open batch."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        json_text: bool,
+        reporter: FailureReporter,
+        metrics: TaskMetrics,
+        ledger: OffsetLedger,
+        consumer: ConsumerLike,
+        name: str,
+    ) -> None:
+        self._config = config
+        self._json_text = json_text  # values checked and kept as text (stores_json_text)
+        self._reporter = reporter
+        self._metrics = metrics
+        self._ledger = ledger
+        self._consumer = consumer
+        self._name = name
+
+    def add(self, messages: list[Message], batch: Batch) -> None:
+        """Convert and transform ``messages`` into ``batch``; track its positions."""
+        if any(map(_message_error, messages)):
+            messages = self._drop_errors(messages)
+            if not messages:
+                return
+        records = self._convert(messages, batch)
+        chain = self._config.transforms
+        if chain:
+            before = len(records)
+            records, failures = chain.apply_batch(records)
+            for record, exc in failures:
+                batch.dead_letters = True
+                self._reporter.failed(record.message, "TRANSFORMATION", exc, qualified_name(exc))
+            self._metrics.records_filtered += before - len(records) - len(failures)
+        if records:
+            if not batch.records:
+                batch.started = time.monotonic()
+            batch.records.extend(records)
+            batch.bytes += sum(map(len, filter(None, map(_message_value, messages))))
+        self._track(messages, batch)
+
+    def _convert(self, messages: list[Message], batch: Batch) -> list[SinkRecord]:
+        cfg = self._config
+        keyc, valuec = cfg.key_converter, cfg.value_converter
+        assert keyc is not None and valuec is not None
+        self._metrics.records_read += len(messages)
+        if type(keyc) is ByteArrayConverter and type(valuec) is ByteArrayConverter:
+            return list(map(PassthroughRecord, messages))
+        raw_values = list(map(_message_value, messages))
+        needs_headers = keyc.needs_headers or valuec.needs_headers
+        headers = list(map(_message_headers, messages)) if needs_headers else None
+        keys = keyc.convert_batch(list(map(_message_key, messages)), headers)
+        if self._json_text:
+            assert isinstance(valuec, JsonConverter)
+            values = valuec.check_batch(raw_values)
+        else:
+            values = valuec.convert_batch(raw_values, headers)
+        if keys.errors or values.errors or keys.schemas or values.schemas:
+            return self._records_with_errors(messages, keys, values, batch)
+        if not self._json_text:
+            return list(map(SinkRecord, messages, keys.values, values.values))
+        if values.values.count(KEPT_AS_TEXT) == len(messages):
+            return list(map(JsonTextRecord, messages, keys.values))
+        return list(map(_record, messages, keys.values, values.values))
+
+    def _records_with_errors(
+        self, messages: list[Message], keys: Any, values: Any, batch: Batch
+    ) -> list[SinkRecord]:
+        records = []
+        cfg = self._config
+        for i, message in enumerate(messages):
+            if i in keys.errors:
+                batch.dead_letters = True
+                self._reporter.failed(
+                    message, "KEY_CONVERTER", keys.errors[i], type(cfg.key_converter).__name__
+                )
+            elif i in values.errors:
+                batch.dead_letters = True
+                self._reporter.failed(
+                    message, "VALUE_CONVERTER", values.errors[i], type(cfg.value_converter).__name__
+                )
+            else:
+                records.append(
+                    _record(
+                        message,
+                        keys.values[i],
+                        values.values[i],
+                        keys.schemas[i] if keys.schemas is not None else None,
+                        values.schemas[i] if values.schemas is not None else None,
+                    )
+                )
+        return records
+
+    def _drop_errors(self, messages: list[Message]) -> list[Message]:
+        good = []
+        for m in messages:
+            err = m.error()
+            if err is None:
+                good.append(m)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                continue
+            elif err.fatal():
+                raise KafkaException(err)
+            else:
+                log.warning("task %s: consumer error: %s", self._name, err)
+        return good
+
+    def _track(self, messages: Sequence[Message], batch: Batch) -> None:
+        """The consumer's positions after this chunk belong to ``batch``. Positions (one
+        C call for every partition) rather than the messages' offsets: no per-message
+        work, and transaction markers and compacted gaps are covered too. librdkafka
+        moves a partition's position as its messages are handed out, whether or not
+        offsets are stored."""
+        assigned = self._ledger.assigned
+        if not assigned:
+            return
+        asked = [KafkaTopicPartition(t, p) for t, p in assigned]
+        positions = {
+            TopicPartition(tp.topic, tp.partition): tp.offset
+            for tp in self._consumer.position(asked)
+            if tp.offset != OFFSET_INVALID and tp.offset >= 0
+        }
+        self._ledger.track(batch.id, positions)
+        if batch.generation != self._ledger.generation:
+            batch.books.update(self._ledger.books())
+            batch.generation = self._ledger.generation
+        batch.positions = True

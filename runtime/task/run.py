@@ -1,0 +1,405 @@
+"""One run of a task: build the writer and clients, loop, and shut down.
+
+Per turn the loop reads a chunk (``consume``), hands it to ingest (into the open batch),
+writes the batch when it is due (delivery, or the write thread of a pipelined writer)
+and commits on its cadence. Every offset goes through the ``OffsetLedger``; the commit
+itself is ``_commit``, the only one. Rebalances are in ``runtime.task.rebalance``.
+
+Every ``consume()`` goes through ``poll``: a rebalance callback never lets an
+exception out into whatever was polling (a retry backoff, a wait for the write thread);
+it keeps the first error, and ``poll`` raises it afterwards, failing the task.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import orjson
+from confluent_kafka import KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+from runtime.converters import JsonConverter
+from runtime.deadletter import DeadLetterWriter
+from runtime.gc_tuning import freeze_long_lived, release_long_lived
+from runtime.gil_handoff import shorten_switch_interval
+from runtime.plugin import BatchWriter, TaskContext
+from runtime.records import SinkRecord, TopicPartition
+from runtime.task.delivery import Delivery
+from runtime.task.failures import FailureReporter
+from runtime.task.ingest import Batch, Ingest
+from runtime.task.ledger import OffsetLedger
+from runtime.task.pipeline import Outcome, WriteCancelled, WritePipeline
+from runtime.task.rebalance import Rebalancer
+from runtime.task.settings import consumer_config, is_incremental
+from runtime.task.waits import StopRequested, TaskThreadWaits, WriteThreadWaits
+
+if TYPE_CHECKING:
+    from runtime.consumer import ConsumerLike
+    from runtime.task.supervisor import TaskRunner
+
+__all__ = ["TaskRun"]
+
+log = logging.getLogger("offramp.task")
+
+CHUNK = 500  # messages per consume() call; a batch is one or more chunks
+
+
+class TaskRun:
+    """Everything one run of a task holds; built and dropped by ``TaskRunner``."""
+
+    def __init__(self, task: TaskRunner) -> None:
+        self.task = task
+        cfg, self.settings = task.config, task.config.settings
+        self.name = task.name
+        self.metrics = task.metrics
+        self.ledger = OffsetLedger()
+        self.progressed = False  # something was written: the restart count starts over
+        self.open = Batch(1)
+        self.redo: Batch | None = None  # a cancelled pipelined batch, written again first
+        self.carry: list[Message] = []  # read while waiting; ingested next turn
+        self.callback_error: BaseException | None = None
+        self.closing = False
+        self._pause_reasons: set[str] = set()
+        self.consumer_paused = False
+        self.dlq: DeadLetterWriter | None = None
+        self.pipeline: WritePipeline | None = None
+        self.consumer: ConsumerLike | None = None
+        context = TaskContext(
+            cfg.name, task.task_id, cfg.raw, logging.getLogger(f"offramp.connector.{cfg.name}")
+        )
+        self.writer: BatchWriter = cfg.plugin.connector().create_writer(cfg.plugin_config, context)
+
+    # ----- build, run, shut down ----------------------------------------------------
+
+    def execute(self) -> None:
+        """Run until asked to stop or restart; raise what fails the task."""
+        cfg, s, task = self.task.config, self.settings, self.task
+        mode = "abandon"
+        try:  # from here on, whatever was built is released by _shutdown
+            if self.writer.pipelined:
+                self.pipeline = WritePipeline(self.name)
+                shorten_switch_interval()  # the write thread gets the GIL back sooner
+            conf = consumer_config(cfg, task.worker, task.task_id)
+            conf["stats_cb"] = self._on_stats
+            if s.errors_deadletterqueue_topic_name:
+                producer_conf = {
+                    "bootstrap.servers": task.worker.bootstrap_servers,
+                    **task.worker.family("producer."),
+                }
+                self.dlq = DeadLetterWriter(
+                    producer_conf,
+                    s.errors_deadletterqueue_topic_name,
+                    cfg.name,
+                    task.task_id,
+                    s.errors_deadletterqueue_context_headers_enable,
+                    task.producer_factory,
+                )
+            self.reporter = FailureReporter(cfg.name, task.task_id, s, self.dlq, self.metrics)
+            self.delivery = Delivery(
+                self.writer,
+                task.retry,
+                self.reporter,
+                self.metrics,
+                cfg.plugin.class_name,
+                self.name,
+            )
+            self.consumer = consumer = task.consumer_factory(conf)
+            valuec = cfg.value_converter
+            json_text = (
+                self.writer.stores_json_text
+                and type(valuec) is JsonConverter
+                and not valuec.schemas_enable
+            )
+            self.ingest = Ingest(
+                cfg, json_text, self.reporter, self.metrics, self.ledger, consumer, self.name
+            )
+            self.waits = TaskThreadWaits(self)
+            freeze_long_lived()  # the writer and clients just built live as long as the task
+            rebalancer = Rebalancer(self, is_incremental(conf))
+            consumer.subscribe(
+                s.subscription,
+                on_assign=rebalancer.on_assign,
+                on_revoke=rebalancer.on_revoke,
+                on_lost=rebalancer.on_lost,
+            )
+            try:
+                self._loop()
+                mode = "clean"
+            except StopRequested:
+                mode = "commit"  # stopped mid-retry: commit what is durable, write no more
+        finally:
+            self._shutdown(mode)
+
+    def _shutdown(self, mode: str) -> None:
+        try:
+            if mode != "abandon" and self.consumer is not None:
+                deadline = (
+                    time.monotonic() + self.task.worker.task_shutdown_graceful_timeout_ms / 1e3
+                )
+                try:
+                    if mode == "clean":
+                        self.flush(deadline=deadline, on_task_thread=True)
+                    self.commit()
+                except Exception as exc:  # stopping anyway: what isn't committed is redelivered
+                    log.warning("task %s: final flush failed: %s", self.name, exc)
+        finally:
+            self.closing = True  # close() revokes through the callback: nothing left to do
+            if self.pipeline is not None:
+                self.pipeline.shutdown()  # a write still retrying gives up; redelivered later
+            try:
+                self.writer.close(sorted(self.ledger.assigned))
+                self.writer.stop()
+            except Exception as exc:
+                log.warning("task %s: closing the writer failed: %s", self.name, exc)
+            if self.consumer is not None:
+                try:
+                    self.consumer.close()
+                except Exception as exc:
+                    log.warning("task %s: closing the consumer failed: %s", self.name, exc)
+            if self.dlq is not None:
+                self.dlq.close()
+            release_long_lived()  # the next task start collects what this one froze
+
+    # ----- the loop -----------------------------------------------------------------
+
+    def exit_requested(self) -> bool:
+        return self.task.exit_requested()
+
+    def poll(self, count: int, timeout: float) -> list[Message]:
+        assert self.consumer is not None
+        messages = self.consumer.consume(count, timeout)
+        if self.callback_error is not None:
+            error, self.callback_error = self.callback_error, None
+            raise error
+        return messages
+
+    def _loop(self) -> None:
+        s = self.settings
+        max_age = s.batch_max_age_ms / 1000.0
+        commit_every = self.task.worker.offset_flush_interval_ms / 1000.0
+        next_commit = time.monotonic() + commit_every
+        while not self.exit_requested():
+            self._apply_user_pause()
+            if self.carry:
+                messages, self.carry = self.carry, []
+            else:
+                batch = self.open
+                timeout = (
+                    max(0.0, batch.started + max_age - time.monotonic()) if batch.records else 0.5
+                )
+                want = max(1, min(CHUNK, s.batch_max_records - len(batch.records)))
+                messages = self.poll(want, timeout)
+            if messages:
+                self.ingest.add(messages, self.open)
+            now = time.monotonic()
+            if self.redo is not None or self.open.due(
+                s.batch_max_records, s.batch_max_bytes, max_age, now
+            ):
+                self.flush()
+            if now >= next_commit:
+                self.commit()
+                next_commit = now + commit_every
+
+    # ----- pausing --------------------------------------------------------------------
+
+    def _apply_user_pause(self) -> None:
+        from runtime.task.supervisor import TaskState
+
+        wanted = self.task.pause_requested()
+        if wanted and "user" not in self._pause_reasons:
+            self.flush()  # what was read before the pause is still written
+            self.commit()
+            self.pause("user")
+            self.task.set_status(TaskState.PAUSED)
+        elif not wanted and "user" in self._pause_reasons:
+            self.unpause("user")
+            self.task.set_status(TaskState.RUNNING)
+
+    def pause(self, reason: str) -> None:
+        """Stop fetching for ``reason`` ("user", "retry"), polling on (Kafka is the buffer)."""
+        self._pause_reasons.add(reason)
+        self._sync_pause()
+
+    def unpause(self, reason: str) -> None:
+        self._pause_reasons.discard(reason)
+        self._sync_pause()
+
+    def _sync_pause(self) -> None:
+        want = bool(self._pause_reasons)
+        if want == self.consumer_paused or self.consumer is None:
+            return
+        tps = [KafkaTopicPartition(t, p) for t, p in self.ledger.assigned]
+        if tps:
+            (self.consumer.pause if want else self.consumer.resume)(tps)
+        self.consumer_paused = want
+
+    # ----- writing --------------------------------------------------------------------
+
+    def _seal(self) -> Batch:
+        batch, self.open = self.open, Batch(self.open.id + 1)
+        return batch
+
+    def owned_by(self, batch: Batch) -> OwnedBy:
+        return OwnedBy(self.ledger, batch)
+
+    def flush(self, deadline: float | None = None, on_task_thread: bool = False) -> None:
+        """Write what is due: a batch to redo first, then the open batch."""
+        pipeline = self.pipeline
+        if pipeline is not None and self.open.records and self.redo is None:
+            self._prepare_ahead(self.open.records)  # while the write in flight goes on
+        self.settle_in_flight()  # one batch in flight at most, and batches in order
+        for batch in (self.redo, None):
+            if batch is None:
+                if not (self.open.positions or self.open.records):
+                    return
+                batch = self._seal()
+            else:
+                self.redo = None
+            if not batch.records:
+                self.ledger.written(batch.id, batch.dead_letters and self.dlq is not None)
+                continue
+            if pipeline is not None and not on_task_thread and not self.exit_requested():
+                self.settle_in_flight()
+                pipeline.submit(batch, self._deliver_on_write_thread)
+                continue
+            dead_letters = self.delivery.deliver(
+                batch.records, self.waits, self.owned_by(batch), deadline
+            )
+            self._written(batch, dead_letters)
+
+    def _prepare_ahead(self, records: list[SinkRecord]) -> None:
+        try:
+            self.writer.prepare(records)
+        except Exception as exc:  # only a head start lost: the write redoes it and reports
+            log.debug("task %s: preparing a batch failed, the write does it: %s", self.name, exc)
+
+    def _deliver_on_write_thread(self, batch: Batch, cancel: threading.Event) -> bool:
+        waits = WriteThreadWaits(self, cancel)
+        return self.delivery.deliver(batch.records, waits, self.owned_by(batch))
+
+    def _written(self, batch: Batch, dead_letters: bool) -> None:
+        produced = (dead_letters or batch.dead_letters) and self.dlq is not None
+        self.ledger.written(batch.id, produced)
+        self.progressed = True
+
+    def settle_in_flight(self, bounded: float | None = None) -> None:
+        """Wait for the write in flight and apply its outcome. From the loop the
+        consumer keeps polling, paused, once the wait passes a second (a retrying sink),
+        so the group keeps this task; inside a rebalance callback (``bounded``) there is
+        no polling: after ``bounded`` seconds the write is cancelled at its next backoff
+        and its batch redone later."""
+        pipeline = self.pipeline
+        if pipeline is None or not pipeline.busy:
+            return
+        if bounded is not None:
+            if not pipeline.wait(bounded):
+                pipeline.cancel()
+                pipeline.wait(None)  # type: ignore[arg-type]
+        elif not pipeline.wait(max(0.0, 1.0 - pipeline.in_flight_for)):
+            self.pause("retry")
+            try:
+                while pipeline.busy and not pipeline.wait(0):
+                    if self.exit_requested():
+                        pipeline.cancel()
+                    self.carry.extend(self.poll(100, 0.05))  # a callback may take it
+            finally:
+                self.unpause("retry")
+        self.apply(pipeline.take())
+
+    def apply(self, outcome: Outcome | None) -> None:
+        if outcome is None:
+            return
+        error = outcome.error
+        if isinstance(error, WriteCancelled | StopRequested):
+            if not self.exit_requested():
+                self.redo = outcome.batch  # written again, for the partitions still ours
+            return
+        if error is not None:
+            raise error  # never swallowed: the task fails, nothing past the batch commits
+        self._written(outcome.batch, outcome.dead_letters)
+
+    # ----- offsets ----------------------------------------------------------------------
+
+    def commit(self, only: set[TopicPartition] | None = None, bounded: float | None = None) -> None:
+        """The task's only commit: what the ledger allows, after dead letters are
+        acknowledged, lowered to what the sink says is durable."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        self.settle_in_flight(bounded)  # pre_commit never runs beside a write
+        if self.ledger.awaiting_dead_letters:
+            assert self.dlq is not None
+            self.dlq.flush()  # raises if any was refused: then nothing past it commits
+            self.ledger.dead_letters_acknowledged()
+        offered = self.ledger.committable(only)
+        if not offered:
+            return
+        safe = self.writer.pre_commit(offered)
+        changed: dict[TopicPartition, int] = {}
+        for tp, offset in safe.items():
+            last = self.ledger.last_committed(tp)
+            offset = min(offset, offered.get(tp, -1))
+            if offset >= 0 and (last is None or offset > last):
+                changed[tp] = offset
+        if changed:
+            self._commit(changed)
+
+    def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        assert self.consumer is not None
+        began = time.perf_counter()
+        asked = [KafkaTopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            results = self.consumer.commit(offsets=asked, asynchronous=False) or asked
+        except KafkaException as exc:
+            self.metrics.observe_commit(time.perf_counter() - began, ok=False)
+            log.warning("task %s: offset commit failed (retried later): %s", self.name, exc)
+            return
+        done: dict[TopicPartition, int] = {}
+        refused = []
+        for r in results:
+            tp = TopicPartition(r.topic, r.partition)
+            if getattr(r, "error", None) is not None:
+                refused.append(f"{r.topic}-{r.partition}: {r.error}")
+            elif tp in offsets:
+                done[tp] = offsets[tp]
+        self.metrics.observe_commit(time.perf_counter() - began, ok=not refused)
+        if refused:
+            log.warning("task %s: offset commit refused (retried later): %s", self.name, refused)
+        self.ledger.committed(done)
+        self.metrics.committed_offsets.update(done)
+
+    def _on_stats(self, stats_json: str) -> None:
+        stats = orjson.loads(stats_json)
+        lag = self.metrics.consumer_lag
+        assigned = self.ledger.assigned
+        for topic, tstats in stats.get("topics", {}).items():
+            for pid, pstats in tstats.get("partitions", {}).items():
+                tp = TopicPartition(topic, int(pid))
+                if tp in assigned and pstats.get("consumer_lag", -1) >= 0:
+                    lag[tp] = int(pstats["consumer_lag"])
+
+
+class OwnedBy:
+    """Which records of ``batch`` still belong to the assignment they were read under
+    (records of a partition revoked since are its new owner's to write)."""
+
+    __slots__ = ("_batch", "_books", "_generation", "_ledger")
+
+    def __init__(self, ledger: OffsetLedger, batch: Batch) -> None:
+        self._ledger, self._batch = ledger, batch
+        self._generation = -1
+        self._books: dict[TopicPartition, int] = {}
+
+    def unchanged(self) -> bool:
+        """No assignment changed since the batch was read: every record is still ours."""
+        return self._ledger.generation == self._batch.generation
+
+    def __call__(self, record: SinkRecord) -> bool:
+        if self._generation != self._ledger.generation:
+            self._books, self._generation = self._ledger.books(), self._ledger.generation
+        tp = record.topic_partition
+        return self._books.get(tp) == self._batch.books.get(tp)
