@@ -2,14 +2,17 @@
 
 The loop in a few rooms, each with one job (read them in this order):
 
-- ``supervisor``: the thread, status, restarts with backoff (``TaskRunner``);
+- ``supervisor``: the thread, status, restarts with backoff (``TaskRunner``), and
+  ``status``, the states it reports;
 - ``run``: one run — build, loop, flush, the only commit, shut down (``TaskRun``);
 - ``ingest``: consumed chunks → converted, transformed records of the open batch;
 - ``delivery``: a batch → the writer, retried, bisected, dead-lettered;
 - ``pipeline``: a ``pipelined`` writer's write thread, one batch in flight;
 - ``rebalance``: what assign, revoke and lost do;
 - ``waits``: how a retry backoff waits on each thread;
-- ``ledger``: the commit rule, as plain data (``OffsetLedger``);
+- ``pausing``: fetching stops for a reason (an operator, a retry), polling goes on;
+- ``ledger``: the commit rule, as plain data (``OffsetLedger``), and ``commits``, the
+  one place it is applied;
 - ``failures``: where a bad record goes (dead letter, skip, or task failure).
 
 The loop talks to Kafka through ``runtime.consumer`` (``confluent_kafka.Consumer`` in
@@ -17,6 +20,7 @@ production, ``runtime.testing.ScriptedConsumer`` in tests).
 """
 
 from runtime.task.settings import consumer_config
-from runtime.task.supervisor import TaskRunner, TaskState, TaskStatus
+from runtime.task.status import TaskState, TaskStatus
+from runtime.task.supervisor import TaskRunner
 
 __all__ = ["TaskRunner", "TaskState", "TaskStatus", "consumer_config"]

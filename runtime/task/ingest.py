@@ -26,7 +26,7 @@ from runtime.records import JsonTextRecord, PassthroughRecord, SinkRecord, Topic
 from runtime.task.failures import FailureReporter, qualified_name
 from runtime.task.ledger import OffsetLedger
 
-__all__ = ["Batch", "Ingest"]
+__all__ = ["Batch", "Ingest", "OwnedBy"]
 
 log = logging.getLogger("offramp.task")
 
@@ -202,3 +202,25 @@ class Ingest:
             batch.books.update(self._ledger.books())
             batch.generation = self._ledger.generation
         batch.positions = True
+
+
+class OwnedBy:
+    """Which records of ``batch`` still belong to the assignment they were read under
+    (records of a partition revoked since are its new owner's to write)."""
+
+    __slots__ = ("_batch", "_books", "_generation", "_ledger")
+
+    def __init__(self, ledger: OffsetLedger, batch: Batch) -> None:
+        self._ledger, self._batch = ledger, batch
+        self._generation = -1
+        self._books: dict[TopicPartition, int] = {}
+
+    def unchanged(self) -> bool:
+        """No assignment changed since the batch was read: every record is still ours."""
+        return self._ledger.generation == self._batch.generation
+
+    def __call__(self, record: SinkRecord) -> bool:
+        if self._generation != self._ledger.generation:
+            self._books, self._generation = self._ledger.books(), self._ledger.generation
+        tp = record.topic_partition
+        return self._books.get(tp) == self._batch.books.get(tp)

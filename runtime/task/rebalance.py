@@ -20,10 +20,12 @@ or unassigned, so the consumer's view stays consistent until it is closed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
+from runtime.errors import RetriableError
 from runtime.records import TopicPartition
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ class Rebalancer:
         if tps and not run.closing:  # cooperative rebalances often assign nothing new
             try:
                 run.settle_in_flight(bounded=self._bound())  # open() never beside a write
-                starts = dict(run.writer.open(tps) or {})
+                starts = self._open(tps)
             except BaseException as exc:
                 self._keep(exc)  # the task fails; these partitions are never consumed
                 tps = []
@@ -70,9 +72,24 @@ class Rebalancer:
         if not tps:
             return
         run.ledger.assign(tps, starts)
-        (consumer.pause if run.consumer_paused else consumer.resume)(partitions)
+        run.pausing.match(consumer, partitions)
         run.metrics.partitions_assigned += len(tps)
         log.info("task %s: assigned %s", run.name, ", ".join(f"{t}-{p}" for t, p in tps))
+
+    def _open(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """``writer.open``, retried briefly if the destination blinks (a dropped
+        connection): failing the task for it would cost a restart and a rebalance."""
+        deadline = time.monotonic() + self._bound()
+        delay = 0.2
+        while True:
+            try:
+                return dict(self._run.writer.open(tps) or {})
+            except RetriableError as exc:
+                if time.monotonic() + delay > deadline or self._run.exit_requested():
+                    raise
+                log.warning("task %s: opening partitions failed, retrying: %s", self._run.name, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def on_revoke(self, consumer: Any, partitions: list[KafkaTopicPartition]) -> None:
         run = self._run

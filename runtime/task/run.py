@@ -3,7 +3,7 @@
 Per turn the loop reads a chunk (``consume``), hands it to ingest (into the open batch),
 writes the batch when it is due (delivery, or the write thread of a pipelined writer)
 and commits on its cadence. Every offset goes through the ``OffsetLedger``; the commit
-itself is ``_commit``, the only one. Rebalances are in ``runtime.task.rebalance``.
+itself is ``runtime.task.commits``, the only one. Rebalances are in ``runtime.task.rebalance``.
 
 Every ``consume()`` goes through ``poll``: a rebalance callback never lets an
 exception out into whatever was polling (a retry backoff, a wait for the write thread);
@@ -15,12 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import orjson
-from confluent_kafka import KafkaException, Message
-from confluent_kafka import TopicPartition as KafkaTopicPartition
+from confluent_kafka import Message
 
 from runtime.converters import JsonConverter
 from runtime.deadletter import DeadLetterWriter
@@ -28,13 +26,16 @@ from runtime.gc_tuning import freeze_long_lived, release_long_lived
 from runtime.gil_handoff import shorten_switch_interval
 from runtime.plugin import BatchWriter, TaskContext
 from runtime.records import SinkRecord, TopicPartition
+from runtime.task.commits import commit_durable
 from runtime.task.delivery import Delivery
 from runtime.task.failures import FailureReporter
-from runtime.task.ingest import Batch, Ingest
+from runtime.task.ingest import Batch, Ingest, OwnedBy
 from runtime.task.ledger import OffsetLedger
+from runtime.task.pausing import PauseControl
 from runtime.task.pipeline import Outcome, WriteCancelled, WritePipeline
 from runtime.task.rebalance import Rebalancer
 from runtime.task.settings import consumer_config, is_incremental
+from runtime.task.status import TaskState
 from runtime.task.waits import StopRequested, TaskThreadWaits, WriteThreadWaits
 
 if TYPE_CHECKING:
@@ -63,8 +64,7 @@ class TaskRun:
         self.carry: list[Message] = []  # read while waiting; ingested next turn
         self.callback_error: BaseException | None = None
         self.closing = False
-        self._pause_reasons: set[str] = set()
-        self.consumer_paused = False
+        self.pausing = PauseControl(lambda: self.ledger.assigned)
         self.dlq: DeadLetterWriter | None = None
         self.pipeline: WritePipeline | None = None
         self.consumer: ConsumerLike | None = None
@@ -107,7 +107,7 @@ class TaskRun:
                 cfg.plugin.class_name,
                 self.name,
             )
-            self.consumer = consumer = task.consumer_factory(conf)
+            self.consumer = self.pausing.consumer = consumer = task.consumer_factory(conf)
             valuec = cfg.value_converter
             json_text = (
                 self.writer.stores_json_text
@@ -137,15 +137,16 @@ class TaskRun:
     def _shutdown(self, mode: str) -> None:
         try:
             if mode != "abandon" and self.consumer is not None:
-                deadline = (
-                    time.monotonic() + self.task.worker.task_shutdown_graceful_timeout_ms / 1e3
-                )
-                try:
-                    if mode == "clean":
-                        self.flush(deadline=deadline, on_task_thread=True)
+                graceful = self.task.worker.task_shutdown_graceful_timeout_ms / 1000.0
+                if mode == "clean":
+                    try:
+                        self.flush(deadline=time.monotonic() + graceful, on_task_thread=True)
+                    except Exception as exc:  # stopping anyway: it is redelivered
+                        log.warning("task %s: final flush failed: %s", self.name, exc)
+                try:  # what is already durable is committed, whatever the flush did
                     self.commit()
-                except Exception as exc:  # stopping anyway: what isn't committed is redelivered
-                    log.warning("task %s: final flush failed: %s", self.name, exc)
+                except Exception as exc:
+                    log.warning("task %s: final commit failed: %s", self.name, exc)
         finally:
             self.closing = True  # close() revokes through the callback: nothing left to do
             if self.pipeline is not None:
@@ -207,35 +208,15 @@ class TaskRun:
     # ----- pausing --------------------------------------------------------------------
 
     def _apply_user_pause(self) -> None:
-        from runtime.task.supervisor import TaskState
-
         wanted = self.task.pause_requested()
-        if wanted and "user" not in self._pause_reasons:
+        if wanted and not self.pausing.has("user"):
             self.flush()  # what was read before the pause is still written
             self.commit()
-            self.pause("user")
+            self.pausing.add("user")
             self.task.set_status(TaskState.PAUSED)
-        elif not wanted and "user" in self._pause_reasons:
-            self.unpause("user")
+        elif not wanted and self.pausing.has("user"):
+            self.pausing.discard("user")
             self.task.set_status(TaskState.RUNNING)
-
-    def pause(self, reason: str) -> None:
-        """Stop fetching for ``reason`` ("user", "retry"), polling on (Kafka is the buffer)."""
-        self._pause_reasons.add(reason)
-        self._sync_pause()
-
-    def unpause(self, reason: str) -> None:
-        self._pause_reasons.discard(reason)
-        self._sync_pause()
-
-    def _sync_pause(self) -> None:
-        want = bool(self._pause_reasons)
-        if want == self.consumer_paused or self.consumer is None:
-            return
-        tps = [KafkaTopicPartition(t, p) for t, p in self.ledger.assigned]
-        if tps:
-            (self.consumer.pause if want else self.consumer.resume)(tps)
-        self.consumer_paused = want
 
     # ----- writing --------------------------------------------------------------------
 
@@ -300,14 +281,14 @@ class TaskRun:
                 pipeline.cancel()
                 pipeline.wait(None)  # type: ignore[arg-type]
         elif not pipeline.wait(max(0.0, 1.0 - pipeline.in_flight_for)):
-            self.pause("retry")
+            self.pausing.add("retry")
             try:
                 while pipeline.busy and not pipeline.wait(0):
                     if self.exit_requested():
                         pipeline.cancel()
                     self.carry.extend(self.poll(100, 0.05))  # a callback may take it
             finally:
-                self.unpause("retry")
+                self.pausing.discard("retry")
         self.apply(pipeline.take())
 
     def apply(self, outcome: Outcome | None) -> None:
@@ -325,52 +306,9 @@ class TaskRun:
     # ----- offsets ----------------------------------------------------------------------
 
     def commit(self, only: set[TopicPartition] | None = None, bounded: float | None = None) -> None:
-        """The task's only commit: what the ledger allows, after dead letters are
-        acknowledged, lowered to what the sink says is durable."""
-        consumer = self.consumer
-        if consumer is None:
-            return
+        """The task's only commit (see ``runtime.task.commits``)."""
         self.settle_in_flight(bounded)  # pre_commit never runs beside a write
-        if self.ledger.awaiting_dead_letters:
-            assert self.dlq is not None
-            self.dlq.flush()  # raises if any was refused: then nothing past it commits
-            self.ledger.dead_letters_acknowledged()
-        offered = self.ledger.committable(only)
-        if not offered:
-            return
-        safe = self.writer.pre_commit(offered)
-        changed: dict[TopicPartition, int] = {}
-        for tp, offset in safe.items():
-            last = self.ledger.last_committed(tp)
-            offset = min(offset, offered.get(tp, -1))
-            if offset >= 0 and (last is None or offset > last):
-                changed[tp] = offset
-        if changed:
-            self._commit(changed)
-
-    def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        assert self.consumer is not None
-        began = time.perf_counter()
-        asked = [KafkaTopicPartition(t, p, o) for (t, p), o in offsets.items()]
-        try:
-            results = self.consumer.commit(offsets=asked, asynchronous=False) or asked
-        except KafkaException as exc:
-            self.metrics.observe_commit(time.perf_counter() - began, ok=False)
-            log.warning("task %s: offset commit failed (retried later): %s", self.name, exc)
-            return
-        done: dict[TopicPartition, int] = {}
-        refused = []
-        for r in results:
-            tp = TopicPartition(r.topic, r.partition)
-            if getattr(r, "error", None) is not None:
-                refused.append(f"{r.topic}-{r.partition}: {r.error}")
-            elif tp in offsets:
-                done[tp] = offsets[tp]
-        self.metrics.observe_commit(time.perf_counter() - began, ok=not refused)
-        if refused:
-            log.warning("task %s: offset commit refused (retried later): %s", self.name, refused)
-        self.ledger.committed(done)
-        self.metrics.committed_offsets.update(done)
+        commit_durable(self, only)
 
     def _on_stats(self, stats_json: str) -> None:
         stats = orjson.loads(stats_json)
@@ -381,25 +319,3 @@ class TaskRun:
                 tp = TopicPartition(topic, int(pid))
                 if tp in assigned and pstats.get("consumer_lag", -1) >= 0:
                     lag[tp] = int(pstats["consumer_lag"])
-
-
-class OwnedBy:
-    """Which records of ``batch`` still belong to the assignment they were read under
-    (records of a partition revoked since are its new owner's to write)."""
-
-    __slots__ = ("_batch", "_books", "_generation", "_ledger")
-
-    def __init__(self, ledger: OffsetLedger, batch: Batch) -> None:
-        self._ledger, self._batch = ledger, batch
-        self._generation = -1
-        self._books: dict[TopicPartition, int] = {}
-
-    def unchanged(self) -> bool:
-        """No assignment changed since the batch was read: every record is still ours."""
-        return self._ledger.generation == self._batch.generation
-
-    def __call__(self, record: SinkRecord) -> bool:
-        if self._generation != self._ledger.generation:
-            self._books, self._generation = self._ledger.books(), self._ledger.generation
-        tp = record.topic_partition
-        return self._books.get(tp) == self._batch.books.get(tp)

@@ -10,13 +10,11 @@ restart request is never a failure: the run commits what is durable and returns.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import cast
 
 from confluent_kafka import Consumer
@@ -26,26 +24,11 @@ from runtime.consumer import ConsumerFactory, ProducerFactory
 from runtime.metrics import TaskMetrics
 from runtime.retry import RetryPolicy
 from runtime.task.run import TaskRun
+from runtime.task.status import TaskState, TaskStatus
 
 __all__ = ["TaskRunner", "TaskState", "TaskStatus"]
 
 log = logging.getLogger("offramp.task")
-
-
-class TaskState(enum.StrEnum):
-    UNASSIGNED = "UNASSIGNED"
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
-    FAILED = "FAILED"
-    RESTARTING = "RESTARTING"
-
-
-@dataclass(frozen=True)
-class TaskStatus:
-    state: TaskState
-    worker_id: str
-    trace: str | None = None
-    message: str | None = None  # why a running task is waiting (throttled, retrying)
 
 
 class TaskRunner:

@@ -39,11 +39,11 @@ class TaskThreadWaits:
             run.carry.extend(run.poll(100, min(0.2, left)))
 
     def retrying(self, message: str) -> None:
-        self._run.pause("retry")
+        self._run.pausing.add("retry")
         self._run.task.show_waiting(message)
 
     def recovered(self) -> None:
-        self._run.unpause("retry")
+        self._run.pausing.discard("retry")
         self._run.task.show_waiting(None)
 
 
