@@ -20,8 +20,9 @@
                                  bucket): it fails with this message
 
 Per-record failures are not raised: ``write`` returns them as ``RecordFailure``s so the
-rest of the batch counts as written. Any other exception from ``write`` is treated like
-``BatchError``.
+rest of the batch counts as written. Any other exception from ``write`` fails the task
+with its trace (as ``FatalError`` does): it is never bisected nor dead-lettered, so an
+outage the writer didn't classify can't empty a stream into the dead-letter topic.
 """
 
 from __future__ import annotations

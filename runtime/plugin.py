@@ -105,8 +105,9 @@ class BatchWriter(ABC):
 
     ``write`` either returns normally (every record written, except those returned as
     ``RecordFailure``), or raises a ``SinkError`` (see ``runtime.errors``) meaning none
-    of the batch can be assumed written. Writes must be idempotent: after a crash the
-    records since the last commit are delivered again.
+    of the batch can be assumed written; any other exception fails the task. Writes
+    must be idempotent: after a crash the records since the last commit are delivered
+    again, and a retried write may get fewer records (a partition revoked meanwhile).
     """
 
     pipelined: ClassVar[bool] = False
