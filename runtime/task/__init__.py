@@ -13,7 +13,8 @@ The loop in a few rooms, each with one job (read them in this order):
 - ``pausing``: fetching stops for a reason (an operator, a retry), polling goes on;
 - ``ledger``: the commit rule, as plain data (``OffsetLedger``), and ``commits``, the
   one place it is applied;
-- ``failures``: where a bad record goes (dead letter, skip, or task failure).
+- ``failures``: where a bad record goes (dead letter, skip, or task failure);
+- ``contracts``: what the rooms that serve a run may ask of it (so arrows run one way).
 
 The loop talks to Kafka through ``runtime.consumer`` (``confluent_kafka.Consumer`` in
 production, ``runtime.testing.ScriptedConsumer`` in tests).

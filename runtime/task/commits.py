@@ -22,14 +22,14 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from runtime.records import TopicPartition
 
 if TYPE_CHECKING:
-    from runtime.task.run import TaskRun
+    from runtime.task.contracts import RunView
 
 __all__ = ["commit_durable"]
 
 log = logging.getLogger("offramp.task")
 
 
-def commit_durable(run: TaskRun, only: set[TopicPartition] | None = None) -> None:
+def commit_durable(run: RunView, only: set[TopicPartition] | None = None) -> None:
     """Commit what is durable, for every partition or ``only`` these. Call it with no
     write in flight (``pre_commit`` never runs beside a write)."""
     if run.consumer is None:
@@ -53,7 +53,7 @@ def commit_durable(run: TaskRun, only: set[TopicPartition] | None = None) -> Non
         _commit(run, changed)
 
 
-def _commit(run: TaskRun, offsets: Mapping[TopicPartition, int]) -> None:
+def _commit(run: RunView, offsets: Mapping[TopicPartition, int]) -> None:
     assert run.consumer is not None
     began = time.perf_counter()
     asked = [KafkaTopicPartition(t, p, o) for (t, p), o in offsets.items()]

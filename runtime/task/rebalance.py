@@ -13,7 +13,7 @@
 
 No callback lets an exception out (it would surface from ``consume()`` inside a retry
 backoff or a wait and be mistaken for something else): the first one is kept on the
-run and raised by ``TaskRun.poll``, failing the task; the partitions are still assigned
+run and raised by ``RunView.poll``, failing the task; the partitions are still assigned
 or unassigned, so the consumer's view stays consistent until it is closed.
 """
 
@@ -29,7 +29,7 @@ from runtime.errors import RetriableError
 from runtime.records import TopicPartition
 
 if TYPE_CHECKING:
-    from runtime.task.run import TaskRun
+    from runtime.task.contracts import RunView
 
 __all__ = ["Rebalancer"]
 
@@ -39,7 +39,7 @@ log = logging.getLogger("offramp.task")
 class Rebalancer:
     """The consumer's rebalance callbacks for one run."""
 
-    def __init__(self, run: TaskRun, incremental: bool) -> None:
+    def __init__(self, run: RunView, incremental: bool) -> None:
         self._run = run
         self._incremental = incremental
 

@@ -40,7 +40,7 @@ from runtime.task.waits import StopRequested, TaskThreadWaits, WriteThreadWaits
 
 if TYPE_CHECKING:
     from runtime.consumer import ConsumerLike
-    from runtime.task.supervisor import TaskRunner
+    from runtime.task.contracts import TaskControl
 
 __all__ = ["TaskRun"]
 
@@ -52,10 +52,10 @@ CHUNK = 500  # messages per consume() call; a batch is one or more chunks
 class TaskRun:
     """Everything one run of a task holds; built and dropped by ``TaskRunner``."""
 
-    def __init__(self, task: TaskRunner) -> None:
+    def __init__(self, task: TaskControl) -> None:
         self.task = task
         cfg, self.settings = task.config, task.config.settings
-        self.name = task.name
+        self.name: str = task.name
         self.metrics = task.metrics
         self.ledger = OffsetLedger()
         self.progressed = False  # something was written: the restart count starts over

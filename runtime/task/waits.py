@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from runtime.task.pipeline import WriteCancelled
 
 if TYPE_CHECKING:
-    from runtime.task.run import TaskRun
+    from runtime.task.contracts import RunView
 
 __all__ = ["StopRequested", "TaskThreadWaits", "WriteThreadWaits"]
 
@@ -27,7 +27,7 @@ class StopRequested(Exception):
 
 
 class TaskThreadWaits:
-    def __init__(self, run: TaskRun) -> None:
+    def __init__(self, run: RunView) -> None:
         self._run = run
 
     def sleep(self, seconds: float) -> None:
@@ -48,7 +48,7 @@ class TaskThreadWaits:
 
 
 class WriteThreadWaits:
-    def __init__(self, run: TaskRun, cancel: threading.Event) -> None:
+    def __init__(self, run: RunView, cancel: threading.Event) -> None:
         self._run = run
         self._cancel = cancel
 

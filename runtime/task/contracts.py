@@ -1,0 +1,80 @@
+"""The task loop's contracts in one place: what each room may ask of the others.
+
+``TaskRun`` (``run.py``) meets ``RunView``; ``TaskRunner`` (``supervisor.py``) meets
+``TaskControl``. The rooms that serve a run — rebalance callbacks, retry waits, the
+commit — are typed against these, so they import no room above them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from confluent_kafka import Message
+
+from runtime.config import ConnectorConfig, ConnectorSettings, WorkerConfig
+from runtime.consumer import ConsumerFactory, ConsumerLike, ProducerFactory
+from runtime.deadletter import DeadLetterWriter
+from runtime.metrics import TaskMetrics
+from runtime.plugin import BatchWriter
+from runtime.records import TopicPartition
+from runtime.retry import RetryPolicy
+from runtime.task.ingest import Batch
+from runtime.task.ledger import OffsetLedger
+from runtime.task.pausing import PauseControl
+from runtime.task.status import TaskState
+
+__all__ = ["RunView", "TaskControl"]
+
+
+class TaskControl(Protocol):
+    """What a run reads from, and reports to, the task that supervises it."""
+
+    config: ConnectorConfig
+    task_id: int
+    worker: WorkerConfig
+    metrics: TaskMetrics
+    retry: RetryPolicy
+    consumer_factory: ConsumerFactory
+    producer_factory: ProducerFactory | None
+
+    @property
+    def name(self) -> str: ...
+
+    def exit_requested(self) -> bool: ...
+
+    def pause_requested(self) -> bool: ...
+
+    def set_status(
+        self, state: TaskState, trace: str | None = None, message: str | None = None
+    ) -> None: ...
+
+    def show_waiting(self, message: str | None) -> None: ...
+
+
+class RunView(Protocol):
+    """What rebalance callbacks, retry waits and the commit use of a run."""
+
+    task: TaskControl
+    name: str
+    settings: ConnectorSettings
+    metrics: TaskMetrics
+    ledger: OffsetLedger
+    writer: BatchWriter
+    consumer: ConsumerLike | None
+    dlq: DeadLetterWriter | None
+    pausing: PauseControl
+    open: Batch
+    redo: Batch | None
+    carry: list[Message]
+    callback_error: BaseException | None
+    closing: bool
+
+    def exit_requested(self) -> bool: ...
+
+    def poll(self, count: int, timeout: float) -> list[Message]: ...
+
+    def settle_in_flight(self, bounded: float | None = None) -> None: ...
+
+    def commit(
+        self, only: set[TopicPartition] | None = None, bounded: float | None = None
+    ) -> None: ...
