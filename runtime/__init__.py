@@ -3,6 +3,7 @@
 from runtime import SinkConnector, BatchWriter, ConfigModel, SinkRecord, RetriableError
 """
 
+from runtime.bisection import settle_in_halves
 from runtime.errors import (
     BatchError,
     ConfigError,
@@ -50,6 +51,7 @@ __all__ = [
     "TransformError",
     "dotted",
     "parse_retry_after",
+    "settle_in_halves",
 ]
 
 __version__ = "0.1.0"

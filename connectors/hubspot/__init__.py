@@ -7,7 +7,6 @@ Modules, one job each:
 - ``ratelimit``: the client-side budget (rolling 10 s window and daily count)
 - ``errors``: what each HubSpot answer means (retry, pause, fail, bisect, dead-letter)
 - ``client``: hubspot-api-client with one pool, no hidden retries, every call budgeted
-- ``bisect``: splitting a refused call to find the bad inputs
 - ``associations``: linking written objects to others found by a unique property
 - ``writer``: records → collapsed inputs → batch upserts → failures
 - ``connector``: the plug-in class and its ``check``

@@ -19,9 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from connectors.hubspot.bisect import chunked, settle_in_halves
-from connectors.hubspot.client import HubSpotClient
-from connectors.hubspot.errors import HubSpotProblem, attribute_errors
+from connectors.hubspot.client import HubSpotClient, chunked
+from connectors.hubspot.errors import (
+    HubSpotProblem,
+    attribute_errors,
+    call_refused,
+    refused_problem,
+)
+from runtime import settle_in_halves
 
 __all__ = ["AssociationLinker", "LinkTask"]
 
@@ -90,7 +95,7 @@ class AssociationLinker:
                     else:
                         pairs.append(_Pair(n, tasks[n].object_id, target.object_id))
             for chunk in chunked(pairs, self.batch_size):
-                settle_in_halves(chunk, partial(self._associate, to_type), _fail_pair)
+                settle_in_halves(chunk, partial(self._associate, to_type), _fail_pair, call_refused)
             failed.update({p.task: p.problem for p in pairs if p.problem is not None})
         return failed
 
@@ -98,7 +103,10 @@ class AssociationLinker:
         targets = [_Target(v) for v in values]
         for chunk in chunked(targets, self.batch_size):
             settle_in_halves(
-                chunk, partial(self._upsert_targets, to_type, id_property), _fail_target
+                chunk,
+                partial(self._upsert_targets, to_type, id_property),
+                _fail_target,
+                call_refused,
             )
         return targets
 
@@ -135,9 +143,9 @@ class AssociationLinker:
             chunk[n].problem = problem
 
 
-def _fail_target(target: _Target, problem: HubSpotProblem) -> None:
-    target.problem = problem
+def _fail_target(target: _Target, refused: Exception) -> None:
+    target.problem = refused_problem(refused)
 
 
-def _fail_pair(pair: _Pair, problem: HubSpotProblem) -> None:
-    pair.problem = problem
+def _fail_pair(pair: _Pair, refused: Exception) -> None:
+    pair.problem = refused_problem(refused)

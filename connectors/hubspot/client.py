@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import urllib3
@@ -26,9 +26,16 @@ from connectors.hubspot.errors import classify, parse_json
 from connectors.hubspot.ratelimit import RateLimiter
 from runtime import RetriableError
 
-__all__ = ["HubSpotClient", "LookupFailed"]
+__all__ = ["HubSpotClient", "LookupFailed", "chunked"]
+
+T = TypeVar("T")
 
 _API_ERRORS = (ObjectsApiException, AssociationsApiException)
+
+
+def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``: one batch call each."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class HubSpotClient:

@@ -33,8 +33,10 @@ __all__ = [
     "HubSpotProblem",
     "HubSpotRejection",
     "attribute_errors",
+    "call_refused",
     "classify",
     "parse_json",
+    "refused_problem",
     "retry_after_seconds",
 ]
 
@@ -95,6 +97,17 @@ class CallRefused(Exception):
     def __init__(self, problem: HubSpotProblem) -> None:
         super().__init__(str(problem))
         self.problem = problem
+
+
+def call_refused(exc: BaseException) -> bool:
+    """``settle_in_halves``'s test: only a call refused as a whole is split."""
+    return isinstance(exc, CallRefused)
+
+
+def refused_problem(exc: BaseException) -> HubSpotProblem:
+    """HubSpot's problem with an input ``settle_in_halves`` found refused alone."""
+    assert isinstance(exc, CallRefused)  # call_refused let nothing else through
+    return exc.problem
 
 
 def parse_json(body: bytes | str | None) -> Any:

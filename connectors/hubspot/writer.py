@@ -7,7 +7,9 @@ Per ``write``:
    collapse into one input, later records' properties overriding earlier ones: the
    same end state as sending them one after another, in one input instead of many.
 2. Inputs go out ``hubspot.batch.size`` at a time through the rate limiter. A 207 fails
-   the inputs its errors name; a call refused as a whole is bisected to the bad inputs.
+   the inputs its errors name; a call refused as a whole (a 400 "Property values were
+   not valid", naming no input) is split in halves down to the bad inputs
+   (``settle_in_halves``), each split call budgeted by the rate limiter like any other.
    Every record of a failed input becomes a ``RecordFailure`` with HubSpot's category
    and message as dead-letter headers.
 3. With associations configured, written objects are then linked (``associations``).
@@ -24,13 +26,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from connectors.hubspot.associations import AssociationLinker, LinkTask
-from connectors.hubspot.bisect import chunked, settle_in_halves
-from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.client import HubSpotClient, chunked
 from connectors.hubspot.config import HubSpotSinkConfig
-from connectors.hubspot.errors import HubSpotProblem, HubSpotRejection, attribute_errors
+from connectors.hubspot.errors import (
+    HubSpotProblem,
+    HubSpotRejection,
+    attribute_errors,
+    call_refused,
+    refused_problem,
+)
 from connectors.hubspot.mapping import MappingError, PropertyMapping, compile_expression
 from connectors.hubspot.ratelimit import RateLimiter, release_limiter, shared_limiter
-from runtime import BatchWriter, RecordFailure, SinkRecord, TaskContext, TopicPartition
+from runtime import (
+    BatchWriter,
+    RecordFailure,
+    SinkRecord,
+    TaskContext,
+    TopicPartition,
+    settle_in_halves,
+)
 
 __all__ = ["HubSpotWriter"]
 
@@ -109,7 +123,7 @@ class HubSpotWriter(BatchWriter):
         inputs = self._collapse(records, failures)
         pending = [i for i in inputs if not self._restore(i)]
         for chunk in chunked(pending, self.config.hubspot_batch_size):
-            settle_in_halves(chunk, self._upsert, self._fail)
+            settle_in_halves(chunk, self._upsert, self._fail, call_refused)
         if self._linker is not None:
             self._link([i for i in inputs if i.problem is None and not i.linked])
         for i in inputs:
@@ -188,8 +202,8 @@ class HubSpotWriter(BatchWriter):
                 i.problem, i.stage = failed[n], "upsert"
             self._remember(i)
 
-    def _fail(self, item: _Input, problem: HubSpotProblem) -> None:
-        item.problem, item.stage = problem, "upsert"
+    def _fail(self, item: _Input, refused: Exception) -> None:
+        item.problem, item.stage = refused_problem(refused), "upsert"
         self._remember(item)
 
     def _link(self, inputs: list[_Input]) -> None:

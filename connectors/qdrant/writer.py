@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from qdrant_client import models
@@ -46,6 +47,7 @@ from runtime import (
     RetriableError,
     SinkRecord,
     TaskContext,
+    settle_in_halves,
 )
 
 __all__ = ["QdrantRefusedError", "QdrantWriter"]
@@ -207,23 +209,22 @@ class QdrantWriter(BatchWriter):
 
     # ----- 2. embed -----------------------------------------------------------------
 
-    def _embed_chunk(
-        self, texts: list[str], found: dict[str, VectorStruct], refused: dict[str, Exception]
+    def _embed_texts(
+        self,
+        found: dict[str, VectorStruct],
+        refused: dict[str, Exception],
+        texts: Sequence[str],
     ) -> None:
+        """Embed ``texts`` into ``found``, or ``refused`` for an unusable vector. A call
+        the embedder refuses without naming a text raises ``EmbeddingError``: the only
+        exception ``settle_in_halves`` splits the call for."""
         assert self.embedder is not None
         try:
             vectors = self.embedder.embed(texts)
         except (RetriableError, FatalError):
             raise
-        except Exception as exc:  # refused without naming a text: split to find it
-            if len(texts) == 1:
-                refused[texts[0]] = EmbeddingError(str(exc))
-                return
-            self.log.info("embedder refused %d texts (%s); splitting", len(texts), exc)
-            mid = len(texts) // 2
-            self._embed_chunk(texts[:mid], found, refused)
-            self._embed_chunk(texts[mid:], found, refused)
-            return
+        except Exception as exc:
+            raise EmbeddingError(str(exc)) from exc
         if len(vectors) != len(texts):
             raise FatalError(
                 f"embedder {self.config.embedder} returned {len(vectors)} vectors "
@@ -262,9 +263,24 @@ class QdrantWriter(BatchWriter):
         # fails transiently, the retry embeds only what is still missing.
         self._embedded = found
         refused: dict[str, Exception] = {}
+
+        def refuse(text: str, exc: Exception) -> None:
+            # The dead letter's error is a fresh one: the raised one's stack trace would
+            # show this writer's frames rather than anything about the record.
+            refused[text] = EmbeddingError(str(exc))
+
+        def split(texts: Sequence[str], exc: Exception) -> None:
+            self.log.info("embedder refused %d texts (%s); splitting", len(texts), exc)
+
         step = max(1, self.embedder.max_batch)
         for start in range(0, len(missing), step):
-            self._embed_chunk(missing[start : start + step], found, refused)
+            settle_in_halves(
+                missing[start : start + step],
+                partial(self._embed_texts, found, refused),
+                refuse,
+                lambda exc: isinstance(exc, EmbeddingError),
+                on_split=split,
+            )
         kept: list[_Op] = []
         for planned in ops:
             if isinstance(planned, _Upsert) and planned.vector is None:
@@ -344,9 +360,29 @@ class QdrantWriter(BatchWriter):
     ) -> list[tuple[_Op, str]]:
         """``send`` the ops; if Qdrant refuses them as invalid, split until the ones it
         refuses alone are found; returns those, each with Qdrant's message."""
+        refused: list[tuple[_Op, str]] = []
+
+        def split(part: Sequence[_Op], exc: Exception) -> None:
+            what = f"{len(part)} points of collection {collection!r}"
+            self.log.info("Qdrant refused %s (%s); splitting", what, exc)
+
+        settle_in_halves(
+            ops,
+            partial(self._send_ops, collection, send),
+            lambda op, exc: refused.append((op, str(exc))),
+            lambda exc: isinstance(exc, QdrantRefusedError),
+            on_split=split,
+        )
+        return refused
+
+    def _send_ops(
+        self, collection: str, send: Callable[[str, Sequence[_Op]], None], ops: Sequence[_Op]
+    ) -> None:
+        """``send``, with Qdrant's exception as the sink's: retry, fail the task, or
+        ``QdrantRefusedError`` (Qdrant's message) when it refused the request as invalid."""
         try:
             send(collection, ops)
-            return []
+            return
         except Exception as exc:
             outcome = classify(exc)
             cause: Exception = exc
@@ -362,13 +398,7 @@ class QdrantWriter(BatchWriter):
             ) from cause
         if outcome.verdict is not Verdict.REFUSED:
             raise FatalError(f"{where}: writing {what}: {outcome.message}") from cause
-        if len(ops) == 1:
-            return [(ops[0], outcome.message)]
-        self.log.info("Qdrant refused %s (%s); splitting", what, outcome.message)
-        mid = len(ops) // 2
-        return self._isolating(collection, ops[:mid], send) + self._isolating(
-            collection, ops[mid:], send
-        )
+        raise QdrantRefusedError(outcome.message) from cause
 
     # ----- the BatchWriter contract ---------------------------------------------------
 

@@ -21,6 +21,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
@@ -42,6 +43,7 @@ from runtime import (
     SinkRecord,
     TaskContext,
     TopicPartition,
+    settle_in_halves,
 )
 
 __all__ = ["SqlWriter"]
@@ -99,6 +101,12 @@ class _Prepared:
 
 class _Fenced(Exception):
     """The offsets row moved under us: someone else wrote, or our last commit did."""
+
+
+def _row_refused(exc: Exception) -> bool:
+    """Only a refusal that is the rows' own fault is split down to the bad row; anything
+    else (a lost connection, a missing table) ends the isolation for ``_guard`` to judge."""
+    return classify(exc) is ErrorKind.RECORD
 
 
 class SqlWriter(BatchWriter):
@@ -339,36 +347,35 @@ class SqlWriter(BatchWriter):
         with conn.begin():
             for batch, segments in plans:
                 for segment in segments:
-                    self._bisect(conn, batch, segment, 0, len(segment.rows))
+                    settle_in_halves(
+                        range(len(segment.rows)),
+                        partial(self._apply_rows, conn, batch, segment),
+                        partial(self._refuse, batch, segment),
+                        _row_refused,
+                    )
             return self._advance(conn, where, [batch for batch, _ in plans])
 
-    def _bisect(
-        self, conn: Connection, batch: TableBatch, segment: Segment, start: int, end: int
+    def _apply_rows(
+        self, conn: Connection, batch: TableBatch, segment: Segment, rows: Sequence[int]
     ) -> None:
+        """Apply the segment's ``rows`` (indices) under a savepoint of their own, so a
+        refusal undoes only them and the transaction goes on."""
         savepoint = conn.begin_nested()
         try:
-            self.bulk.apply(conn, batch, segment, segment.rows[start:end])
-        except Exception as exc:
+            self.bulk.apply(conn, batch, segment, [segment.rows[n] for n in rows])
+        except Exception:
             savepoint.rollback()
-            if classify(exc) is not ErrorKind.RECORD:
-                raise
-            if end - start == 1:
-                self._refuse(batch, segment.origins[start], exc)
-                return
-            middle = (start + end) // 2
-            self._bisect(conn, batch, segment, start, middle)
-            self._bisect(conn, batch, segment, middle, end)
-        else:
-            savepoint.commit()
+            raise
+        savepoint.commit()
 
-    def _refuse(self, batch: TableBatch, index: int, exc: BaseException) -> None:
+    def _refuse(self, batch: TableBatch, segment: Segment, row: int, exc: Exception) -> None:
         context = {"__offramp.sql.table": batch.table}
         state = sqlstate(exc)
         if state:
             context["__offramp.sql.sqlstate"] = state
         error = RowRejectedError(f"table {batch.table!r} refused the row: {database_message(exc)}")
         error.__cause__ = exc
-        batch.refuse(index, error, context)
+        batch.refuse(segment.origins[row], error, context)
 
     # ----- offsets ---------------------------------------------------------------------
 
