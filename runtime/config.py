@@ -103,9 +103,17 @@ class ConnectorSettings(ConfigModel):
 
     @property
     def subscription(self) -> list[str]:
-        """What the consumer subscribes to (librdkafka reads ``^`` as a regex)."""
+        """What the consumer subscribes to: ``topics``, or ``topics.regex`` as a
+        whole-name match on both group protocols.
+
+        librdkafka takes a name starting with ``^`` as a regex. Under ``classic`` it
+        matches it itself (POSIX extended regex, which finds a match anywhere unless
+        anchored), so the regex is anchored at both ends; under ``consumer`` it sends the
+        same string to the broker, which matches whole names with RE2/J, where the
+        anchors change nothing. The group is a plain ``(…)``: POSIX has no ``(?:…)``.
+        """
         if self.topics_regex:
-            return ["^" + self.topics_regex.lstrip("^")]
+            return [f"^({self.topics_regex})$"]
         return list(self.topics)
 
 
@@ -116,14 +124,58 @@ def _topic_problems(topics: list[str], regex: str | None, dlq: str) -> list[str]
     if bool(topics) == bool(regex):
         problems.append("exactly one of topics and topics.regex must be set")
     if regex:
-        try:
-            re.compile(regex)
-        except re.error as exc:
-            problems.append(f"topics.regex is not a valid regex: {exc}")
+        unportable = _unportable_regex(regex)
+        if unportable:
+            problems.append(
+                f"topics.regex uses {unportable}, which the topic matchers don't read alike "
+                "(librdkafka's POSIX regex for group.protocol=classic, RE2/J on the broker "
+                "for consumer, Python here)"
+            )
             regex = None
+        else:
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                problems.append(f"topics.regex is not a valid regex: {exc}")
+                regex = None
     if dlq and (dlq in topics or (regex and re.fullmatch(regex, dlq))):
         problems.append(f"errors.deadletterqueue.topic.name {dlq!r} must not be a consumed topic")
     return problems
+
+
+def _unportable_regex(regex: str) -> str | None:
+    """The first construct of ``regex`` outside the syntax that librdkafka's POSIX
+    extended regex, RE2/J and Python's ``re`` share (and mean alike for topic names,
+    which hold only ``[A-Za-z0-9._-]``), or None. A construct one of them lacks would make
+    the classic protocol subscribe to nothing, or to other topics, without an error."""
+    i, n = 0, len(regex)
+    while i < n:
+        c, nxt = regex[i], regex[i + 1 : i + 2]
+        if c == "\\":
+            if nxt.isalnum():
+                return f"\\{nxt} (class shorthands, anchors and back-references differ)"
+            i += 2  # an escaped punctuation character is a literal everywhere
+            continue
+        if c == "[":
+            j = i + 1
+            j += regex[j : j + 1] == "^"
+            j += regex[j : j + 1] == "]"  # a leading "]" is a literal
+            while j < n and regex[j] != "]":
+                if regex[j] == "\\":
+                    return "a backslash inside [...] (a literal in POSIX; put - last instead)"
+                if regex[j] == "[" and regex[j + 1 : j + 2] in (":", ".", "="):
+                    return "a POSIX class like [[:digit:]] (Python lacks them; use [0-9])"
+                j += 1
+            i = j + 1
+            continue
+        if c == "(" and nxt == "?":
+            return "(?...) (POSIX has no such groups; use plain (...))"
+        if c in "*+?}" and nxt in ("?", "+"):
+            return f"{c}{nxt} (lazy and possessive quantifiers are not POSIX)"
+        if c == "{" and nxt == ",":
+            return "{,n} (RE2/J reads it as text; use {0,n})"
+        i += 1
+    return None
 
 
 _COMMON_KEYS = {f.alias or n for n, f in ConnectorSettings.model_fields.items()}
