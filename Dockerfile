@@ -1,4 +1,6 @@
 # The offramp worker image: `docker run offramp standalone worker.json connector.json`.
+# Worker keys can come from the environment: `-e OFFRAMP_WORKER_BOOTSTRAP_SERVERS=kafka:9092`
+# (or Kafka Connect's `CONNECT_BOOTSTRAP_SERVERS`); see docs/configuration.md.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

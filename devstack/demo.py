@@ -91,8 +91,8 @@ def _worker(ctx: DemoContext, rest_port: int) -> Iterator[subprocess.Popen[bytes
     env = {
         **os.environ,
         **ctx.env,
-        "OFFRAMP_BOOTSTRAP_SERVERS": ctx.bootstrap,
-        "OFFRAMP_REST_PORT": str(rest_port),
+        "OFFRAMP_WORKER_BOOTSTRAP_SERVERS": ctx.bootstrap,
+        "OFFRAMP_WORKER_REST_PORT": str(rest_port),
         "OFFRAMP_LOG_LEVEL": "WARNING",
     }
     log = open(ctx.workdir / "worker.log", "wb")  # noqa: SIM115 - closed below

@@ -3,6 +3,10 @@
 offramp standalone WORKER.json [CONNECTOR.json… | CONFIG_DIR]   (serves the REST API)
 offramp plugins
 offramp validate CONNECTOR.json [--worker WORKER.json] [--check]
+
+Environment: ``OFFRAMP_WORKER_<KEY>`` or ``CONNECT_<KEY>`` sets a worker key over the file
+(``OFFRAMP_WORKER_REST_PORT=8084``); ``OFFRAMP_LOG_LEVEL`` sets the log level. No other
+variable is read as a worker key (see ``runtime.config.WORKER_ENV_PREFIXES``).
 """
 
 from __future__ import annotations
@@ -150,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Sink clients built on httpx log every request at INFO: one line per batch is noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    parser = argparse.ArgumentParser(prog="offramp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="offramp",
+        description=__doc__.splitlines()[0],
+        epilog="environment: OFFRAMP_WORKER_<KEY> or CONNECT_<KEY> sets a worker key "
+        "(OFFRAMP_WORKER_REST_PORT=8084 sets rest.port); OFFRAMP_LOG_LEVEL the log level",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("standalone", help="run a worker with connector configs")
     p.add_argument("worker", help="worker config (JSON)")

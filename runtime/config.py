@@ -10,6 +10,7 @@ key, before anything starts.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -28,6 +29,7 @@ from runtime.registry import PluginInfo, PluginRegistry
 from runtime.transforms import TransformChain
 
 __all__ = [
+    "WORKER_ENV_PREFIXES",
     "ConnectorConfig",
     "ConnectorSettings",
     "WorkerConfig",
@@ -36,6 +38,7 @@ __all__ = [
     "pydantic_errors",
     "read_json_object",
     "validate_connector",
+    "worker_env_keys",
 ]
 
 _FAMILIES = (
@@ -216,8 +219,8 @@ class WorkerConfig(ConfigModel):
         return dict(self.families.get(prefix, {}))
 
 
-_NOT_WORKER_KEYS = {"OFFRAMP_CACHE", "OFFRAMP_LOG_LEVEL"}  # read by devstack and the CLI
 _WORKER_FAMILIES = ("consumer.", "producer.", "admin.", "key.converter.", "value.converter.")
+_WORKER_KEYS = {f.alias or n for n, f in WorkerConfig.model_fields.items()} - {"families"}
 
 
 def _split_families(
@@ -235,12 +238,67 @@ def _split_families(
     return plain, families
 
 
+WORKER_ENV_PREFIXES = ("OFFRAMP_WORKER_", "CONNECT_")
+"""Environment variables with these prefixes set worker keys; no other variable does.
+
+``OFFRAMP_WORKER_`` is offramp's own; ``CONNECT_`` is what Confluent's Kafka Connect
+images read, so their compose files carry over. Every other ``OFFRAMP_*`` variable
+belongs to the tools (the CLI's ``OFFRAMP_LOG_LEVEL``, the devstack's ``OFFRAMP_CACHE``,
+``OFFRAMP_PG_BIN``…) and is never read as a key, so a new one can't stop a worker."""
+
+# The variables Kubernetes defines for a Service named like a prefix ("connect" gives
+# CONNECT_PORT, CONNECT_SERVICE_HOST…): they name no worker key, and a worker must not
+# refuse to start because a Service happens to have that name.
+_SERVICE_LINK = re.compile(r"SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_\w+)?)?")
+
+log = logging.getLogger("offramp.config")
+
+
+def worker_env_keys(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """``{key: (variable, value)}`` for the variables that set worker keys:
+    ``OFFRAMP_WORKER_REST_PORT`` or ``CONNECT_REST_PORT`` sets ``rest.port`` (the rest of
+    the name lower-cased, ``_`` for ``.``; no worker key has ``_`` or ``-``). Two
+    variables that set one key to different values are a ``ConfigError`` naming both."""
+    found: dict[str, tuple[str, str]] = {}
+    clashes: list[tuple[str, str]] = []
+    for name in sorted(environ):
+        prefix = next((p for p in WORKER_ENV_PREFIXES if name.startswith(p)), None)
+        if prefix is None or _SERVICE_LINK.fullmatch(name[len(prefix) :]):
+            continue
+        key = name[len(prefix) :].lower().replace("_", ".")
+        value = environ[name]
+        if key in found and found[key][1] != value:
+            clashes.append((name, f"sets {key} to another value than {found[key][0]} does"))
+            continue
+        found.setdefault(key, (name, value))
+    if clashes:
+        raise ConfigError(clashes)
+    return found
+
+
+def _warn_old_style(environ: Mapping[str, str]) -> None:
+    """``OFFRAMP_<KEY>`` set worker keys once; say so where one still names a key (only
+    a warning: the tools' own ``OFFRAMP_*`` variables must never stop a worker)."""
+    for name in sorted(environ):
+        if not name.startswith("OFFRAMP_") or name.startswith(WORKER_ENV_PREFIXES):
+            continue
+        key = name[len("OFFRAMP_") :].lower().replace("_", ".")
+        if key in _WORKER_KEYS or key.startswith(_WORKER_FAMILIES):
+            log.warning(
+                "%s is not read: worker keys come from OFFRAMP_WORKER_%s (or CONNECT_%s)",
+                name,
+                name[len("OFFRAMP_") :],
+                name[len("OFFRAMP_") :],
+            )
+
+
 def load_worker_config(
     source: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> WorkerConfig:
-    """A worker config from a JSON file or map; ``OFFRAMP_BOOTSTRAP_SERVERS``-style
-    environment variables override keys (dots become underscores, upper case)."""
+    """A worker config from a JSON file or map, with the worker-key environment
+    variables (see ``WORKER_ENV_PREFIXES``) over it. An error about a key that a variable
+    set names that variable."""
     raw: dict[str, Any]
     if source is None:
         raw = {}
@@ -249,16 +307,33 @@ def load_worker_config(
     else:
         raw = read_json_object(source)
     env = os.environ if environ is None else environ
-    for name, value in env.items():
-        if name.startswith("OFFRAMP_") and name not in _NOT_WORKER_KEYS:
-            raw[name[len("OFFRAMP_") :].lower().replace("_", ".")] = value
-    raw = resolve(raw)
-    plain, families = _split_families(raw, _WORKER_FAMILIES)
-    plain.update(_rest_credentials(plain))
+    _warn_old_style(env)
+    from_env = worker_env_keys(env)
+    raw.update({key: value for key, (_, value) in from_env.items()})
     try:
-        return WorkerConfig.model_validate({**plain, "families": families})
-    except ValidationError as exc:
-        raise ConfigError(pydantic_errors(exc)) from None
+        raw = resolve(raw)
+        plain, families = _split_families(raw, _WORKER_FAMILIES)
+        plain.update(_rest_credentials(plain))
+        try:
+            return WorkerConfig.model_validate({**plain, "families": families})
+        except ValidationError as exc:
+            raise ConfigError(pydantic_errors(exc)) from None
+    except ConfigError as exc:
+        raise ConfigError(_name_variables(exc.errors, from_env)) from None
+
+
+def _name_variables(
+    errors: list[tuple[str, str]], from_env: Mapping[str, tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Errors about keys set by a variable, keyed by the variable (what the user typed)."""
+    out = []
+    for key, reason in errors:
+        set_by = next(
+            (var for k, (var, _) in from_env.items() if key == k or key.startswith(k + ".")),
+            None,
+        )
+        out.append((set_by, f"{key}: {reason}") if set_by else (key, reason))
+    return out
 
 
 def _rest_credentials(plain: Mapping[str, Any]) -> dict[str, Any]:

@@ -96,10 +96,10 @@ def test_env_references_resolve_at_validation_and_stay_in_raw(
 
 
 def test_worker_config_reads_env_overrides_and_families() -> None:
-    """OFFRAMP_BOOTSTRAP_SERVERS overrides; consumer.* is passed through as a family."""
+    """OFFRAMP_WORKER_BOOTSTRAP_SERVERS overrides; consumer.* is passed through as a family."""
     worker = load_worker_config(
         {"bootstrap.servers": "a:1", "consumer.fetch.max.bytes": "1000"},
-        environ={"OFFRAMP_BOOTSTRAP_SERVERS": "b:2"},
+        environ={"OFFRAMP_WORKER_BOOTSTRAP_SERVERS": "b:2"},
     )
     assert worker.bootstrap_servers == "b:2"
     assert worker.family("consumer.") == {"fetch.max.bytes": "1000"}

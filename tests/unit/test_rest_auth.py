@@ -84,7 +84,7 @@ def test_credentials_come_from_json_or_env_strings_with_references_resolved(
     monkeypatch.setenv("REST_AUTH_TEST_PW", "from-env")
     config = load_worker_config(
         {"rest.auth.tokens": ["${env:REST_AUTH_TEST_PW}", "t2"]},
-        environ={"OFFRAMP_REST_AUTH_USERS": "ops:${env:REST_AUTH_TEST_PW},ci:plain"},
+        environ={"OFFRAMP_WORKER_REST_AUTH_USERS": "ops:${env:REST_AUTH_TEST_PW},ci:plain"},
     )
     assert [t.get_secret_value() for t in config.rest_auth_tokens] == ["from-env", "t2"]
     users = {u: p.get_secret_value() for u, p in config.rest_auth_users.items()}

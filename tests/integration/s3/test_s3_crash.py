@@ -64,7 +64,7 @@ def _start_worker(
 ) -> subprocess.Popen[bytes]:
     # Bulk files fill fast and are few: commits every 3 s (not 300 ms) make sure kills
     # land between storing files and committing them, so stored ranges are redelivered.
-    env = {} if layout is BY_FIELD else {"OFFRAMP_OFFSET_FLUSH_INTERVAL_MS": "3000"}
+    env = {} if layout is BY_FIELD else {"OFFRAMP_WORKER_OFFSET_FLUSH_INTERVAL_MS": "3000"}
     return start_standalone_worker(
         tmp,
         bootstrap,
