@@ -78,7 +78,11 @@ class ConnectorSettings(ConfigModel):
     header_converter: str | None = Field(None, description="Accepted for compatibility")
     transforms: CommaList = Field(default_factory=list, description="Transform aliases")
     predicates: CommaList = Field(default_factory=list, description="Predicate aliases")
-    errors_retry_timeout: int = Field(0, ge=-1, description="ms to retry; -1 forever")
+    # -1: a destination outage is ridden out with the task RUNNING (Kafka Connect retries a
+    # put()'s RetriableException for as long as it takes), not by failing and restarting.
+    errors_retry_timeout: int = Field(
+        -1, ge=-1, description="ms to retry a transient write error; -1 forever, 0 never"
+    )
     errors_retry_delay_max_ms: int = Field(60000, ge=1, description="Backoff cap (ms)")
     errors_tolerance: Literal["none", "all"] = "none"
     errors_log_enable: bool = False
