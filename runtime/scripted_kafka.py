@@ -14,7 +14,8 @@ tell (see ``runtime.consumer``), without a broker:
 - ``close()`` revokes what is assigned, through the callback.
 
 The group's committed offsets are kept in ``committed``; every successful commit is
-appended to ``commits`` so a test can check offsets never went backwards.
+appended to ``commits`` so a test can check offsets never went backwards
+(``commit_elsewhere`` plays another member committing while it owns a partition).
 
 ``ScriptedProducer`` stands in for the dead-letter producer: it keeps what is produced
 and fails deliveries on cue (``fail_next``), reported at ``flush()`` as librdkafka does.
@@ -149,6 +150,15 @@ class ScriptedConsumer:
             for p in partitions:
                 self._failing_commits[_tp(p)] = times
 
+    def commit_elsewhere(self, partition: PartitionLike, offset: int) -> None:
+        """Another member of the group commits ``offset`` for ``partition`` (it owned the
+        partition meanwhile): the group's offset moves on, and the commit is in
+        ``commits``, so a later commit of an older offset shows as going backwards."""
+        tp = _tp(partition)
+        with self._lock:
+            self.committed[tp] = offset
+            self.commits.append((tp, offset))
+
     @property
     def pending_events(self) -> int:
         with self._lock:
@@ -260,14 +270,16 @@ class ScriptedConsumer:
     def close(self) -> None:
         with self._lock:
             assigned = sorted(self.assignment)
-        if assigned and self._callbacks.get("revoke") is not None:
-            self._fire(_Event("revoke", assigned))
-        with self._lock:
-            for tp in self.assignment:
-                self._forget(tp)
-            self.assignment.clear()
-            self._events.clear()
-            self.closed = True
+        try:
+            if assigned and self._callbacks.get("revoke") is not None:
+                self._fire(_Event("revoke", assigned))
+        finally:  # closed even if the callback raised, as confluent-kafka's close() is
+            with self._lock:
+                for tp in self.assignment:
+                    self._forget(tp)
+                self.assignment.clear()
+                self._events.clear()
+                self.closed = True
 
     # ----- inside ----------------------------------------------------------------------
 
