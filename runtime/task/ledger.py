@@ -79,6 +79,8 @@ class OffsetLedger:
         it) is committable at once, so the group's offsets catch up with the sink's."""
         self.generation += 1
         for tp in partitions:
+            if tp in self._books:
+                continue  # already ours: the consumer kept its position, so the book stays
             self._opened += 1
             book = _Book(self._opened)
             start = starts.get(tp)
