@@ -32,8 +32,8 @@ from urllib3.util.retry import Retry
 
 from devstack.hubspot_stub import HubSpotStub
 from devstack.kafka import KafkaBroker, produce_waiting
-from runtime.config import load_worker_config
-from runtime.worker import Worker
+from offramp.config import load_worker_config
+from offramp.worker import Worker
 
 BUDGET = 100  # calls per 10 s, the Free/Starter tier
 WINDOW = 10.0

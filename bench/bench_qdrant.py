@@ -36,11 +36,11 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from qdrant_client import QdrantClient, models
 
-from connectors.qdrant.clients import borrow_local
 from devstack.kafka import KafkaBroker, produce_waiting
-from runtime.config import load_worker_config
-from runtime.registry import PluginRegistry
-from runtime.worker import Worker
+from offramp.config import load_worker_config
+from offramp.connectors.qdrant.clients import borrow_local
+from offramp.registry import PluginRegistry
+from offramp.worker import Worker
 
 PARTITIONS = 4
 

@@ -25,10 +25,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.generator import call_events
 from devstack.kafka import KafkaBroker, produce_waiting
-from runtime import BatchWriter, ConfigModel, RecordFailure, SinkConnector, SinkRecord, TaskContext
-from runtime.config import load_worker_config
-from runtime.registry import PluginRegistry
-from runtime.worker import Worker
+from offramp import BatchWriter, ConfigModel, RecordFailure, SinkConnector, SinkRecord, TaskContext
+from offramp.config import load_worker_config
+from offramp.registry import PluginRegistry
+from offramp.worker import Worker
 
 
 class _Counter:

@@ -42,16 +42,16 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.s3 import S3SinkConfig, S3SinkConnector, S3Writer
-from connectors.s3.client import create_client
-from connectors.s3.uploader import ObjectStore
 from devstack.generator import call_events
 from devstack.kafka import KafkaBroker, free_port, produce_waiting
 from devstack.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from runtime import BatchWriter, TaskContext
-from runtime.config import load_worker_config
-from runtime.registry import PluginRegistry
-from runtime.worker import Worker
+from offramp import BatchWriter, TaskContext
+from offramp.config import load_worker_config
+from offramp.connectors.s3 import S3SinkConfig, S3SinkConnector, S3Writer
+from offramp.connectors.s3.client import create_client
+from offramp.connectors.s3.uploader import ObjectStore
+from offramp.registry import PluginRegistry
+from offramp.worker import Worker
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

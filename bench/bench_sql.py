@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from devstack.generator import CALL_COMPLETED, Event, call_events
 from devstack.kafka import KafkaBroker, produce_waiting
 from devstack.postgres import PostgresServer
-from runtime.config import load_worker_config
-from runtime.registry import PluginRegistry
-from runtime.worker import Worker
+from offramp.config import load_worker_config
+from offramp.registry import PluginRegistry
+from offramp.worker import Worker
 
 COMPRESSION = "zstd"  # as the voice platform produces
 COLUMNS = ("call_id", "tenant", "agent", "duration_s", "cost_usd", "currency", "ended_at")

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from pydantic import Field
 
-from runtime import (
+from offramp import (
     BatchWriter,
     ConfigModel,
     FatalError,

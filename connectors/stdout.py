@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
-from connectors.file import render_line
-from runtime import BatchWriter, ConfigModel, RecordFailure, SinkConnector, SinkRecord, TaskContext
+from offramp import BatchWriter, ConfigModel, RecordFailure, SinkConnector, SinkRecord, TaskContext
+from offramp.connectors.file import render_line
 
 __all__ = ["StdoutSinkConfig", "StdoutSinkConnector"]
 

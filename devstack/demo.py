@@ -100,7 +100,7 @@ def _worker(ctx: DemoContext, rest_port: int) -> Iterator[subprocess.Popen[bytes
         [
             sys.executable,
             "-m",
-            "runtime.cli",
+            "offramp.cli",
             "standalone",
             "configs/worker.json",
             "configs/connectors",

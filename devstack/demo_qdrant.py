@@ -20,9 +20,9 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from qdrant_client import QdrantClient
 
-from connectors.qdrant.openai_embedder import OpenAIEmbedder
 from devstack.demo import DemoContext
 from devstack.embeddings_server import EmbeddingsServer
+from offramp.connectors.qdrant.openai_embedder import OpenAIEmbedder
 
 CONNECTOR = "calls-qdrant"
 COLLECTION = "calls"

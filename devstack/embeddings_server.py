@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from connectors.qdrant.hash_embedder import hashed_vector
+from offramp.connectors.qdrant.hash_embedder import hashed_vector
 
 __all__ = ["EmbeddingsServer"]
 

@@ -1,10 +1,10 @@
 """offramp's public plug-in API: everything a connector author imports comes from here.
 
-from runtime import SinkConnector, BatchWriter, ConfigModel, SinkRecord, RetriableError
+from offramp import SinkConnector, BatchWriter, ConfigModel, SinkRecord, RetriableError
 """
 
-from runtime.bisection import settle_in_halves
-from runtime.errors import (
+from offramp.bisection import settle_in_halves
+from offramp.errors import (
     BatchError,
     ConfigError,
     ConversionError,
@@ -16,7 +16,7 @@ from runtime.errors import (
     ThrottledError,
     TransformError,
 )
-from runtime.plugin import (
+from offramp.plugin import (
     BatchWriter,
     CommaList,
     ConfigModel,
@@ -25,8 +25,8 @@ from runtime.plugin import (
     TaskContext,
     dotted,
 )
-from runtime.records import Headers, RawMessage, SinkRecord, TopicPartition
-from runtime.retry import parse_retry_after
+from offramp.records import Headers, RawMessage, SinkRecord, TopicPartition
+from offramp.retry import parse_retry_after
 
 __all__ = [
     "BatchError",

@@ -6,7 +6,7 @@ offramp validate CONNECTOR.json [--worker WORKER.json] [--check]
 
 Environment: ``OFFRAMP_WORKER_<KEY>`` or ``CONNECT_<KEY>`` sets a worker key over the file
 (``OFFRAMP_WORKER_REST_PORT=8084``); ``OFFRAMP_LOG_LEVEL`` sets the log level. No other
-variable is read as a worker key (see ``runtime.config.WORKER_ENV_PREFIXES``).
+variable is read as a worker key (see ``offramp.config.WORKER_ENV_PREFIXES``).
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runtime.config import (
+from offramp.config import (
     WorkerConfig,
     load_connector_file,
     load_worker_config,
     validate_connector,
 )
-from runtime.config_store import ConfigStore, PlannedConnector, StoredConnector, merge_connectors
-from runtime.errors import ConfigError, OfframpError
-from runtime.registry import PluginRegistry
+from offramp.config_store import ConfigStore, PlannedConnector, StoredConnector, merge_connectors
+from offramp.errors import ConfigError, OfframpError
+from offramp.registry import PluginRegistry
 
 __all__ = ["main"]
 
@@ -53,7 +53,7 @@ def _load_connectors(
     args: argparse.Namespace, worker_config: WorkerConfig, registry: PluginRegistry
 ) -> tuple[list[PlannedConnector], ConfigStore | None] | None:
     """Every connector to start: the files named on the command line merged with the
-    config store (see ``runtime.config_store``), all validated; None if any is invalid."""
+    config store (see ``offramp.config_store``), all validated; None if any is invalid."""
     files: list[tuple[str, dict[str, Any], str]] = []
     failed = False
     for file in _connector_files(args.connectors):
@@ -92,8 +92,8 @@ def _load_connectors(
 
 
 def cmd_standalone(args: argparse.Namespace) -> int:
-    from runtime.rest.auth import check_listener
-    from runtime.standalone import run_standalone
+    from offramp.rest.auth import check_listener
+    from offramp.standalone import run_standalone
 
     try:
         worker_config = load_worker_config(args.worker)

@@ -21,12 +21,12 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
-from runtime.converters import Converter, create_converter
-from runtime.errors import ConfigError
-from runtime.plugin import CommaList, ConfigModel
-from runtime.providers import resolve
-from runtime.registry import PluginInfo, PluginRegistry
-from runtime.transforms import TransformChain
+from offramp.converters import Converter, create_converter
+from offramp.errors import ConfigError
+from offramp.plugin import CommaList, ConfigModel
+from offramp.providers import resolve
+from offramp.registry import PluginInfo, PluginRegistry
+from offramp.transforms import TransformChain
 
 __all__ = [
     "WORKER_ENV_PREFIXES",

@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from runtime.config import read_json_object
-from runtime.errors import ConfigError
+from offramp.config import read_json_object
+from offramp.errors import ConfigError
 
 __all__ = ["ConfigStore", "PlannedConnector", "StoredConnector", "merge_connectors"]
 

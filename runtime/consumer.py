@@ -3,7 +3,7 @@
 Production tasks use ``confluent_kafka.Consumer`` itself (no wrapper, no cost on the
 hot path). Tests pass a ``consumer_factory`` that builds a ``ScriptedConsumer``
 (and a ``producer_factory`` for dead letters, ``ScriptedProducer``)
-(``runtime.testing``), which fires assign, revoke and lost at exact points and keeps
+(``offramp.testing``), which fires assign, revoke and lost at exact points and keeps
 librdkafka's quirks (a partition's pause flag survives unassign; ``commit`` reports
 per-partition errors on the returned list).
 

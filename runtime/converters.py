@@ -18,8 +18,8 @@ from typing import Any, Final
 import orjson
 import simdjson
 
-from runtime.errors import ConfigError, ConversionError
-from runtime.records import Headers
+from offramp.errors import ConfigError, ConversionError
+from offramp.records import Headers
 
 __all__ = [
     "KEPT_AS_TEXT",

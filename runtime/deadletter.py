@@ -17,9 +17,9 @@ from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from runtime.consumer import ProducerFactory, ProducerLike
-from runtime.errors import OfframpError
-from runtime.records import KafkaMessage
+from offramp.consumer import ProducerFactory, ProducerLike
+from offramp.errors import OfframpError
+from offramp.records import KafkaMessage
 
 __all__ = ["DeadLetterError", "DeadLetterWriter", "ensure_topic"]
 

@@ -1,6 +1,6 @@
 """Secrets stay out of REST responses, log lines and status traces.
 
-Part of the core, not of ``runtime.rest``: the worker registers secrets and installs
+Part of the core, not of ``offramp.rest``: the worker registers secrets and installs
 the log redaction here whether or not a REST API is served.
 
 Three layers, each a safety net for the one before:
@@ -33,9 +33,9 @@ from typing import Any, Union, get_args, get_origin
 import orjson
 from pydantic import BaseModel, SecretStr
 
-from runtime.config import WorkerConfig
-from runtime.errors import ConfigError
-from runtime.providers import has_reference, resolve
+from offramp.config import WorkerConfig
+from offramp.errors import ConfigError
+from offramp.providers import has_reference, resolve
 
 __all__ = [
     "HIDDEN",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runtime.records import TopicPartition
+from offramp.records import TopicPartition
 
 __all__ = ["LATENCY_BUCKETS", "TaskMetrics"]
 

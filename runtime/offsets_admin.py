@@ -36,7 +36,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # exported, b
     OffsetSpec,
 )
 
-from runtime.errors import ConfigError, IllegalStateError
+from offramp.errors import ConfigError, IllegalStateError
 
 __all__ = ["OffsetChange", "OffsetsAdmin", "PartitionOffset", "group_id"]
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from runtime.records import SinkRecord, TopicPartition
+from offramp.records import SinkRecord, TopicPartition
 
 __all__ = [
     "BatchWriter",
@@ -104,7 +104,7 @@ class BatchWriter(ABC):
     ``pipelined`` writer's ``write`` (see there).
 
     ``write`` either returns normally (every record written, except those returned as
-    ``RecordFailure``), or raises a ``SinkError`` (see ``runtime.errors``) meaning none
+    ``RecordFailure``), or raises a ``SinkError`` (see ``offramp.errors``) meaning none
     of the batch can be assumed written; any other exception fails the task. Writes
     must be idempotent: after a crash the records since the last commit are delivered
     again, and a retried write may get fewer records (a partition revoked meanwhile).

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ConfigError
+from offramp.errors import ConfigError
 
 __all__ = ["has_reference", "resolve"]
 

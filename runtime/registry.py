@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
 import threading
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from runtime.errors import PluginNotFoundError
-from runtime.plugin import SinkConnector
+from offramp.errors import PluginNotFoundError
+from offramp.plugin import SinkConnector
 
 __all__ = ["PluginInfo", "PluginRegistry"]
 
 ENTRY_POINT_GROUP = "offramp.connectors"
+
+# Before offramp had one import name its modules were top-level packages; configs stored
+# or written then name classes that way and still resolve, with a warning.
+RENAMED = (("connectors.", "offramp.connectors."), ("runtime.", "offramp."))
+
+log = logging.getLogger("offramp.registry")
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,16 @@ class PluginRegistry:
                 return self._load(alias)
         for info in self._by_alias.values():
             if info.class_name == name:
+                return info
+        for old, new in RENAMED:
+            if name.startswith(old) and ":" in name:
+                info = self._get(new + name[len(old) :])
+                message = (
+                    f"connector.class {name!r} is the old name of {info.class_name!r}; "
+                    f"use that (or the alias {info.alias!r})"
+                )
+                log.warning("%s", message)
+                warnings.warn(message, DeprecationWarning, stacklevel=3)
                 return info
         near = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.5)
         hint = f"; did you mean {near[0]!r}?" if near else ""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from runtime.errors import RetriableError, ThrottledError
+from offramp.errors import RetriableError, ThrottledError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 

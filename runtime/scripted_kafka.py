@@ -1,7 +1,7 @@
 """Kafka clients for tests of the task loop: rebalances, commit and dead-letter errors on cue.
 
 ``ScriptedConsumer`` behaves like confluent-kafka's ``Consumer`` where the task loop can
-tell (see ``runtime.consumer``), without a broker:
+tell (see ``offramp.consumer``), without a broker:
 
 - rebalance callbacks run inside ``consume()``: a test queues ``assign``, ``revoke`` or
   ``lose`` and the next ``consume()`` fires it, one event per call, before it returns
@@ -37,8 +37,8 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from runtime.consumer import RebalanceCallback
-from runtime.records import Headers, TopicPartition
+from offramp.consumer import RebalanceCallback
+from offramp.records import Headers, TopicPartition
 
 __all__ = ["CommitResult", "ScriptedConsumer", "ScriptedProducer"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from runtime.config import WorkerConfig
-from runtime.config_store import ConfigStore, PlannedConnector
-from runtime.errors import OfframpError
-from runtime.registry import PluginRegistry
-from runtime.worker import Worker
+from offramp.config import WorkerConfig
+from offramp.config_store import ConfigStore, PlannedConnector
+from offramp.errors import OfframpError
+from offramp.registry import PluginRegistry
+from offramp.worker import Worker
 
 __all__ = ["run_standalone"]
 
@@ -29,7 +29,7 @@ def run_standalone(
     stop: threading.Event,
     store: ConfigStore | None = None,
 ) -> int:
-    from runtime.rest.server import RestServer  # the web stack loads only when serving
+    from offramp.rest.server import RestServer  # the web stack loads only when serving
 
     worker = Worker(config, registry, store)
     try:

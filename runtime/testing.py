@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer
 from pydantic import Field
 
-from runtime.errors import BatchError, FatalError, RetriableError
-from runtime.plugin import (
+from offramp.errors import BatchError, FatalError, RetriableError
+from offramp.plugin import (
     BatchWriter,
     CommaList,
     ConfigModel,
@@ -31,8 +31,8 @@ from runtime.plugin import (
     SinkConnector,
     TaskContext,
 )
-from runtime.records import Headers, SinkRecord, TopicPartition
-from runtime.scripted_kafka import CommitResult, ScriptedConsumer, ScriptedProducer
+from offramp.records import Headers, SinkRecord, TopicPartition
+from offramp.scripted_kafka import CommitResult, ScriptedConsumer, ScriptedProducer
 
 __all__ = [
     "CommitResult",

@@ -23,23 +23,23 @@ from typing import Any, Protocol, TypeVar
 
 from confluent_kafka.admin import AdminClient
 
-from runtime.config import ConnectorConfig, WorkerConfig, validate_connector
-from runtime.deadletter import ensure_topic
-from runtime.errors import (
+from offramp.config import ConnectorConfig, WorkerConfig, validate_connector
+from offramp.deadletter import ensure_topic
+from offramp.errors import (
     ConfigError,
     ConnectorExistsError,
     ConnectorNotFoundError,
     IllegalStateError,
 )
-from runtime.gc_tuning import tune_for_throughput
-from runtime.masking import (
+from offramp.gc_tuning import tune_for_throughput
+from offramp.masking import (
     install_log_redaction,
     register_config_secrets,
     register_worker_secrets,
 )
-from runtime.records import TopicPartition
-from runtime.registry import PluginRegistry
-from runtime.task import TaskRunner, TaskState
+from offramp.records import TopicPartition
+from offramp.registry import PluginRegistry
+from offramp.task import TaskRunner, TaskState
 
 __all__ = ["ConnectorRuntime", "ConnectorState", "ConnectorStore", "RestartPlan", "Worker"]
 
@@ -61,7 +61,7 @@ TARGET_STATES = (ConnectorState.RUNNING, ConnectorState.PAUSED, ConnectorState.S
 
 
 class ConnectorStore(Protocol):
-    """Where a worker records connector changes (standalone: ``runtime.config_store``)."""
+    """Where a worker records connector changes (standalone: ``offramp.config_store``)."""
 
     def save(self, name: str, config: Mapping[str, Any], state: str) -> None: ...
     def delete(self, name: str) -> None: ...

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.kafka import KafkaBroker, produce_waiting
 from devstack.postgres import PostgresServer
-from runtime import BatchWriter
+from offramp import BatchWriter
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ Modules, one job each:
 - ``connector``: the plug-in class and its ``check``
 """
 
-from connectors.hubspot.config import HubSpotSinkConfig
-from connectors.hubspot.connector import HubSpotSinkConnector
-from connectors.hubspot.writer import HubSpotWriter
+from offramp.connectors.hubspot.config import HubSpotSinkConfig
+from offramp.connectors.hubspot.connector import HubSpotSinkConnector
+from offramp.connectors.hubspot.writer import HubSpotWriter
 
 __all__ = ["HubSpotSinkConfig", "HubSpotSinkConnector", "HubSpotWriter"]

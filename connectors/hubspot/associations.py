@@ -19,14 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from connectors.hubspot.client import HubSpotClient, chunked
-from connectors.hubspot.errors import (
+from offramp import settle_in_halves
+from offramp.connectors.hubspot.client import HubSpotClient, chunked
+from offramp.connectors.hubspot.errors import (
     HubSpotProblem,
     attribute_errors,
     call_refused,
     refused_problem,
 )
-from runtime import settle_in_halves
 
 __all__ = ["AssociationLinker", "LinkTask"]
 

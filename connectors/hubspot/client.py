@@ -22,9 +22,9 @@ from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsA
 from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
 from urllib3.util.retry import Retry
 
-from connectors.hubspot.errors import classify, parse_json
-from connectors.hubspot.ratelimit import RateLimiter
-from runtime import RetriableError
+from offramp import RetriableError
+from offramp.connectors.hubspot.errors import classify, parse_json
+from offramp.connectors.hubspot.ratelimit import RateLimiter
 
 __all__ = ["HubSpotClient", "LookupFailed", "chunked"]
 

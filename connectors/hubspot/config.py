@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from connectors.hubspot.mapping import MappingSyntaxError, compile_expression
-from runtime import ConfigModel
+from offramp import ConfigModel
+from offramp.connectors.hubspot.mapping import MappingSyntaxError, compile_expression
 
 __all__ = ["HubSpotSinkConfig", "required_write_scope"]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from connectors.hubspot.client import HubSpotClient, LookupFailed
-from connectors.hubspot.config import HubSpotSinkConfig, required_write_scope
-from connectors.hubspot.ratelimit import RateLimiter
-from connectors.hubspot.writer import HubSpotWriter
-from runtime import BatchWriter, FatalError, RetriableError, SinkConnector, TaskContext
+from offramp import BatchWriter, FatalError, RetriableError, SinkConnector, TaskContext
+from offramp.connectors.hubspot.client import HubSpotClient, LookupFailed
+from offramp.connectors.hubspot.config import HubSpotSinkConfig, required_write_scope
+from offramp.connectors.hubspot.ratelimit import RateLimiter
+from offramp.connectors.hubspot.writer import HubSpotWriter
 
 __all__ = ["HubSpotSinkConnector"]
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 
-from connectors.hubspot.config import required_write_scope
-from connectors.hubspot.ratelimit import RateLimiter
-from runtime import FatalError, RetriableError, SinkError, parse_retry_after
+from offramp import FatalError, RetriableError, SinkError, parse_retry_after
+from offramp.connectors.hubspot.config import required_write_scope
+from offramp.connectors.hubspot.ratelimit import RateLimiter
 
 __all__ = [
     "CATEGORY_HEADER",

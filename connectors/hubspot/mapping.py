@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from runtime import SinkRecord
+from offramp import SinkRecord
 
 __all__ = [
     "Expression",

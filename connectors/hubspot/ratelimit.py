@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from runtime import RetriableError, ThrottledError
+from offramp import RetriableError, ThrottledError
 
 __all__ = ["RateLimiter", "release_limiter", "seconds_until_midnight", "shared_limiter"]
 

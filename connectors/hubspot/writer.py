@@ -25,19 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from connectors.hubspot.associations import AssociationLinker, LinkTask
-from connectors.hubspot.client import HubSpotClient, chunked
-from connectors.hubspot.config import HubSpotSinkConfig
-from connectors.hubspot.errors import (
-    HubSpotProblem,
-    HubSpotRejection,
-    attribute_errors,
-    call_refused,
-    refused_problem,
-)
-from connectors.hubspot.mapping import MappingError, PropertyMapping, compile_expression
-from connectors.hubspot.ratelimit import RateLimiter, release_limiter, shared_limiter
-from runtime import (
+from offramp import (
     BatchWriter,
     RecordFailure,
     SinkRecord,
@@ -45,6 +33,18 @@ from runtime import (
     TopicPartition,
     settle_in_halves,
 )
+from offramp.connectors.hubspot.associations import AssociationLinker, LinkTask
+from offramp.connectors.hubspot.client import HubSpotClient, chunked
+from offramp.connectors.hubspot.config import HubSpotSinkConfig
+from offramp.connectors.hubspot.errors import (
+    HubSpotProblem,
+    HubSpotRejection,
+    attribute_errors,
+    call_refused,
+    refused_problem,
+)
+from offramp.connectors.hubspot.mapping import MappingError, PropertyMapping, compile_expression
+from offramp.connectors.hubspot.ratelimit import RateLimiter, release_limiter, shared_limiter
 
 __all__ = ["HubSpotWriter"]
 

@@ -3,7 +3,7 @@
 One point per record, upserted into a Qdrant collection (a server over HTTP or gRPC, or
 qdrant-client's local mode), idempotently: point ids are a pure function of the record.
 Vectors come from the record in qdrant-kafka's message format, or from a pluggable
-embedder (``connectors.qdrant.embedders``) that turns a text field into one. A tombstone
+embedder (``offramp.connectors.qdrant.embedders``) that turns a text field into one. A tombstone
 deletes the point its key names. See docs/connectors/qdrant.md.
 
 Modules: ``config`` (keys), ``fields`` (dotted paths), ``point_ids``, ``vectors``
@@ -13,10 +13,10 @@ Modules: ``config`` (keys), ``fields`` (dotted paths), ``point_ids``, ``vectors`
 ``catalog`` (collections), ``writer`` and ``connector``.
 """
 
-from connectors.qdrant.config import QdrantSinkConfig
-from connectors.qdrant.connector import QdrantSinkConnector
-from connectors.qdrant.embedding import Embedder, EmbedderConfig, register_embedder
-from connectors.qdrant.writer import QdrantWriter
+from offramp.connectors.qdrant.config import QdrantSinkConfig
+from offramp.connectors.qdrant.connector import QdrantSinkConnector
+from offramp.connectors.qdrant.embedding import Embedder, EmbedderConfig, register_embedder
+from offramp.connectors.qdrant.writer import QdrantWriter
 
 __all__ = [
     "Embedder",

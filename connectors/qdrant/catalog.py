@@ -12,11 +12,11 @@ from typing import Any
 
 from qdrant_client import models
 
-from connectors.qdrant.clients import ClientHandle
-from connectors.qdrant.config import QdrantSinkConfig
-from connectors.qdrant.outcomes import Verdict, classify
-from connectors.qdrant.vectors import VectorSchema
-from runtime import FatalError, RetriableError
+from offramp import FatalError, RetriableError
+from offramp.connectors.qdrant.clients import ClientHandle
+from offramp.connectors.qdrant.config import QdrantSinkConfig
+from offramp.connectors.qdrant.outcomes import Verdict, classify
+from offramp.connectors.qdrant.vectors import VectorSchema
 
 __all__ = ["CollectionCatalog", "raise_for"]
 

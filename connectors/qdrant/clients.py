@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import portalocker
 from qdrant_client import QdrantClient
 
-from connectors.qdrant.config import QdrantSinkConfig
-from runtime import FatalError
+from offramp import FatalError
+from offramp.connectors.qdrant.config import QdrantSinkConfig
 
 __all__ = ["ClientHandle", "borrow_local", "local_storage_in_use", "open_client"]
 

@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from connectors.qdrant.embedding import Embedder, embedder_class, option_errors
-from connectors.qdrant.fields import FieldPath
-from connectors.qdrant.point_ids import DEFAULT_NAMESPACE
-from runtime import CommaList, ConfigModel
+from offramp import CommaList, ConfigModel
+from offramp.connectors.qdrant.embedding import Embedder, embedder_class, option_errors
+from offramp.connectors.qdrant.fields import FieldPath
+from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 
 __all__ = ["Distance", "QdrantSinkConfig"]
 

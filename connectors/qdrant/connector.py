@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from connectors.qdrant.catalog import raise_for
-from connectors.qdrant.clients import open_client
-from connectors.qdrant.config import QdrantSinkConfig
-from connectors.qdrant.vectors import VectorSchema
-from connectors.qdrant.writer import QdrantWriter
-from runtime import BatchWriter, FatalError, OfframpError, SinkConnector, TaskContext
+from offramp import BatchWriter, FatalError, OfframpError, SinkConnector, TaskContext
+from offramp.connectors.qdrant.catalog import raise_for
+from offramp.connectors.qdrant.clients import open_client
+from offramp.connectors.qdrant.config import QdrantSinkConfig
+from offramp.connectors.qdrant.vectors import VectorSchema
+from offramp.connectors.qdrant.writer import QdrantWriter
 
 __all__ = ["QdrantSinkConnector"]
 

@@ -2,7 +2,7 @@
 
 This is the module plug-in authors import from and the entry points name::
 
-    from connectors.qdrant.embedders import Embedder, EmbedderConfig
+    from offramp.connectors.qdrant.embedders import Embedder, EmbedderConfig
 
 Built in: ``openai`` (any OpenAI-compatible ``/v1/embeddings`` endpoint) and
 ``sentence-transformers`` (a local model; the ``embeddings`` extra). ``HashEmbedder`` is
@@ -11,7 +11,7 @@ a deterministic stub for tests, registered with ``register_embedder`` where need
 
 from __future__ import annotations
 
-from connectors.qdrant.embedding import (
+from offramp.connectors.qdrant.embedding import (
     ENTRY_POINT_GROUP,
     Embedder,
     EmbedderConfig,
@@ -20,9 +20,9 @@ from connectors.qdrant.embedding import (
     option_errors,
     register_embedder,
 )
-from connectors.qdrant.hash_embedder import HashEmbedder, HashEmbedderConfig, hashed_vector
-from connectors.qdrant.openai_embedder import OpenAIEmbedder, OpenAIEmbedderConfig
-from connectors.qdrant.sentence_transformer_embedder import (
+from offramp.connectors.qdrant.hash_embedder import HashEmbedder, HashEmbedderConfig, hashed_vector
+from offramp.connectors.qdrant.openai_embedder import OpenAIEmbedder, OpenAIEmbedderConfig
+from offramp.connectors.qdrant.sentence_transformer_embedder import (
     SentenceTransformerEmbedder,
     SentenceTransformerEmbedderConfig,
 )

@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from runtime import ConfigModel
+from offramp import ConfigModel
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
-from connectors.qdrant.embedding import Embedder, EmbedderConfig
+from offramp.connectors.qdrant.embedding import Embedder, EmbedderConfig
 
 __all__ = ["HashEmbedder", "HashEmbedderConfig", "hashed_vector"]
 

@@ -16,8 +16,8 @@ import httpx
 import orjson
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.qdrant.embedding import Embedder, EmbedderConfig
-from runtime import BatchError, FatalError, RetriableError, parse_retry_after
+from offramp import BatchError, FatalError, RetriableError, parse_retry_after
+from offramp.connectors.qdrant.embedding import Embedder, EmbedderConfig
 
 __all__ = ["OpenAIEmbedder", "OpenAIEmbedderConfig", "retry_after_seconds"]
 

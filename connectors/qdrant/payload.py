@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.qdrant.fields import MISSING, FieldPath, describe
-from runtime import SinkRecord
+from offramp import SinkRecord
+from offramp.connectors.qdrant.fields import MISSING, FieldPath, describe
 
 __all__ = ["KAFKA_FIELD", "PayloadError", "PayloadSelector"]
 

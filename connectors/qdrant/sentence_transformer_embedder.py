@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import Field
 
-from connectors.qdrant.embedding import Embedder, EmbedderConfig
-from runtime import FatalError
+from offramp import FatalError
+from offramp.connectors.qdrant.embedding import Embedder, EmbedderConfig
 
 __all__ = ["SentenceTransformerEmbedder", "SentenceTransformerEmbedderConfig"]
 

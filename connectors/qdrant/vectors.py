@@ -23,7 +23,7 @@ from typing import Any
 
 from qdrant_client import models
 
-from connectors.qdrant.fields import describe
+from offramp.connectors.qdrant.fields import describe
 
 __all__ = ["VectorError", "VectorSchema", "VectorStruct", "parse_vector", "size_of"]
 

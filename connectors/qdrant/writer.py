@@ -31,16 +31,7 @@ from typing import Any
 
 from qdrant_client import models
 
-from connectors.qdrant.catalog import CollectionCatalog
-from connectors.qdrant.clients import ClientHandle, open_client
-from connectors.qdrant.config import QdrantSinkConfig
-from connectors.qdrant.embedding import Embedder
-from connectors.qdrant.fields import MISSING, FieldPath, describe
-from connectors.qdrant.outcomes import Verdict, classify
-from connectors.qdrant.payload import PayloadError, PayloadSelector
-from connectors.qdrant.point_ids import PointId, PointIdError, to_point_id
-from connectors.qdrant.vectors import VectorError, VectorStruct, parse_vector
-from runtime import (
+from offramp import (
     BatchWriter,
     FatalError,
     RecordFailure,
@@ -49,6 +40,15 @@ from runtime import (
     TaskContext,
     settle_in_halves,
 )
+from offramp.connectors.qdrant.catalog import CollectionCatalog
+from offramp.connectors.qdrant.clients import ClientHandle, open_client
+from offramp.connectors.qdrant.config import QdrantSinkConfig
+from offramp.connectors.qdrant.embedding import Embedder
+from offramp.connectors.qdrant.fields import MISSING, FieldPath, describe
+from offramp.connectors.qdrant.outcomes import Verdict, classify
+from offramp.connectors.qdrant.payload import PayloadError, PayloadSelector
+from offramp.connectors.qdrant.point_ids import PointId, PointIdError, to_point_id
+from offramp.connectors.qdrant.vectors import VectorError, VectorStruct, parse_vector
 
 __all__ = ["QdrantRefusedError", "QdrantWriter"]
 

@@ -15,8 +15,8 @@ committed only for records inside uploaded objects. Modules, one job each:
 - ``writer``, ``connector``: the plug-in itself
 """
 
-from connectors.s3.config import S3SinkConfig
-from connectors.s3.connector import S3SinkConnector
-from connectors.s3.writer import S3Writer
+from offramp.connectors.s3.config import S3SinkConfig
+from offramp.connectors.s3.connector import S3SinkConnector
+from offramp.connectors.s3.writer import S3Writer
 
 __all__ = ["S3SinkConfig", "S3SinkConnector", "S3Writer"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from connectors.s3.config import S3SinkConfig
+from offramp.connectors.s3.config import S3SinkConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
-from connectors.s3.pathformat import compile_path_format
-from runtime import CommaList, ConfigModel
+from offramp import CommaList, ConfigModel
+from offramp.connectors.s3.pathformat import compile_path_format
 
 __all__ = [
     "MIN_PART_SIZE",

@@ -6,12 +6,12 @@ import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.s3.client import create_client
-from connectors.s3.config import S3SinkConfig
-from connectors.s3.errors import translate
-from connectors.s3.uploader import S3ObjectStore
-from connectors.s3.writer import S3Writer
-from runtime import BatchWriter, FatalError, SinkConnector, SinkError, TaskContext
+from offramp import BatchWriter, FatalError, SinkConnector, SinkError, TaskContext
+from offramp.connectors.s3.client import create_client
+from offramp.connectors.s3.config import S3SinkConfig
+from offramp.connectors.s3.errors import translate
+from offramp.connectors.s3.uploader import S3ObjectStore
+from offramp.connectors.s3.writer import S3Writer
 
 __all__ = ["S3SinkConnector"]
 

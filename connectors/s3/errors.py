@@ -24,7 +24,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from runtime import FatalError, RetriableError, SinkError
+from offramp import FatalError, RetriableError, SinkError
 
 __all__ = ["RecordEncodingError", "translate"]
 

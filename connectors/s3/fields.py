@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.s3.errors import RecordEncodingError
-from runtime import SinkRecord
+from offramp import SinkRecord
+from offramp.connectors.s3.errors import RecordEncodingError
 
 __all__ = ["FieldPath", "TimestampExtractor", "parse_timestamp", "timestamp_extractor"]
 

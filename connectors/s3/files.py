@@ -15,7 +15,7 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from connectors.s3.buffer import SpillBuffer
+from offramp.connectors.s3.buffer import SpillBuffer
 
 __all__ = ["OpenFile", "PartitionFiles", "Segment"]
 

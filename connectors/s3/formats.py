@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from connectors.s3.config import S3SinkConfig
-from connectors.s3.errors import RecordEncodingError
-from runtime import SinkRecord
+from offramp import SinkRecord
+from offramp.connectors.s3.config import S3SinkConfig
+from offramp.connectors.s3.errors import RecordEncodingError
 
 __all__ = [
     "ByteArrayFormat",

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.s3.buffer import SpillBuffer
-from connectors.s3.config import S3SinkConfig
-from connectors.s3.errors import RecordEncodingError
-from connectors.s3.fields import timestamp_extractor
-from connectors.s3.files import OpenFile, PartitionFiles, Segment
-from connectors.s3.formats import RecordFormat
-from connectors.s3.partitioners import DefaultPartitioner, create_partitioner
-from runtime import RecordFailure, SinkRecord, TopicPartition
+from offramp import RecordFailure, SinkRecord, TopicPartition
+from offramp.connectors.s3.buffer import SpillBuffer
+from offramp.connectors.s3.config import S3SinkConfig
+from offramp.connectors.s3.errors import RecordEncodingError
+from offramp.connectors.s3.fields import timestamp_extractor
+from offramp.connectors.s3.files import OpenFile, PartitionFiles, Segment
+from offramp.connectors.s3.formats import RecordFormat
+from offramp.connectors.s3.partitioners import DefaultPartitioner, create_partitioner
 
 __all__ = ["RecordIntake"]
 

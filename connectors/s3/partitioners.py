@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from connectors.s3.config import S3SinkConfig
-from connectors.s3.errors import RecordEncodingError
-from connectors.s3.fields import FieldPath
-from connectors.s3.pathformat import compile_path_format
-from runtime import SinkRecord
+from offramp import SinkRecord
+from offramp.connectors.s3.config import S3SinkConfig
+from offramp.connectors.s3.errors import RecordEncodingError
+from offramp.connectors.s3.fields import FieldPath
+from offramp.connectors.s3.pathformat import compile_path_format
 
 __all__ = [
     "DefaultPartitioner",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.s3.errors import translate
+from offramp.connectors.s3.errors import translate
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,12 +14,12 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from connectors.s3.compression import Compression
-from connectors.s3.files import OpenFile, Segment
-from connectors.s3.formats import RecordFormat
-from connectors.s3.naming import object_key
-from connectors.s3.uploader import ObjectStore
-from runtime import FatalError, SinkError
+from offramp import FatalError, SinkError
+from offramp.connectors.s3.compression import Compression
+from offramp.connectors.s3.files import OpenFile, Segment
+from offramp.connectors.s3.formats import RecordFormat
+from offramp.connectors.s3.naming import object_key
+from offramp.connectors.s3.uploader import ObjectStore
 
 __all__ = ["SegmentUploader"]
 

@@ -19,14 +19,7 @@ import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from connectors.s3.compression import create_compression
-from connectors.s3.config import S3SinkConfig
-from connectors.s3.files import PartitionFiles, Segment
-from connectors.s3.formats import create_format
-from connectors.s3.intake import RecordIntake
-from connectors.s3.uploader import ObjectStore
-from connectors.s3.uploads import SegmentUploader
-from runtime import (
+from offramp import (
     BatchWriter,
     FatalError,
     RecordFailure,
@@ -34,6 +27,13 @@ from runtime import (
     SinkRecord,
     TopicPartition,
 )
+from offramp.connectors.s3.compression import create_compression
+from offramp.connectors.s3.config import S3SinkConfig
+from offramp.connectors.s3.files import PartitionFiles, Segment
+from offramp.connectors.s3.formats import create_format
+from offramp.connectors.s3.intake import RecordIntake
+from offramp.connectors.s3.uploader import ObjectStore
+from offramp.connectors.s3.uploads import SegmentUploader
 
 __all__ = ["S3Writer"]
 

@@ -13,7 +13,7 @@ Design after the Confluent/Debezium JDBC sinks (same keys: ``connection.url``,
 - ``writer`` / ``connector``: the plug-in itself.
 """
 
-from connectors.sql.config import SqlSinkConfig
-from connectors.sql.connector import SqlSinkConnector
+from offramp.connectors.sql.config import SqlSinkConfig
+from offramp.connectors.sql.connector import SqlSinkConnector
 
 __all__ = ["SqlSinkConfig", "SqlSinkConnector"]

@@ -24,8 +24,8 @@ from psycopg.abc import Buffer
 from psycopg.copy import Copy, Writer
 from sqlalchemy.engine import Connection
 
-from connectors.sql.rows import Segment, TableBatch
-from connectors.sql.statements import Statements
+from offramp.connectors.sql.rows import Segment, TableBatch
+from offramp.connectors.sql.statements import Statements
 
 __all__ = ["CopyBulk", "ExecuteManyBulk"]
 

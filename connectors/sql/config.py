@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, model_validator
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from runtime import CommaList, ConfigModel
+from offramp import CommaList, ConfigModel
 
 __all__ = ["KAFKA_PK_COLUMNS", "FieldMapping", "SqlSinkConfig", "parse_mapping"]
 

@@ -16,9 +16,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from connectors.sql.config import SqlSinkConfig
-from connectors.sql.errors import ErrorKind, classify, database_message
-from runtime import FatalError, RetriableError
+from offramp import FatalError, RetriableError
+from offramp.connectors.sql.config import SqlSinkConfig
+from offramp.connectors.sql.errors import ErrorKind, classify, database_message
 
 __all__ = ["connect", "create_engine", "describe", "server_version"]
 

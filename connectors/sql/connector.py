@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from connectors.sql.config import SqlSinkConfig
-from connectors.sql.connection import connect, create_engine, describe, server_version
-from connectors.sql.errors import database_message
-from connectors.sql.statements import Statements
-from connectors.sql.writer import SqlWriter
-from runtime import BatchWriter, FatalError, RetriableError, SinkConnector, TaskContext
+from offramp import BatchWriter, FatalError, RetriableError, SinkConnector, TaskContext
+from offramp.connectors.sql.config import SqlSinkConfig
+from offramp.connectors.sql.connection import connect, create_engine, describe, server_version
+from offramp.connectors.sql.errors import database_message
+from offramp.connectors.sql.statements import Statements
+from offramp.connectors.sql.writer import SqlWriter
 
 __all__ = ["SqlSinkConnector"]
 

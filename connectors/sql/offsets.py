@@ -26,8 +26,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connectors.sql.statements import Statements
-from runtime import TopicPartition
+from offramp import TopicPartition
+from offramp.connectors.sql.statements import Statements
 
 __all__ = ["OffsetStore", "StoredOffset"]
 

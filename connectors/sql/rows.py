@@ -19,8 +19,9 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from connectors.sql.config import TOPIC_PLACEHOLDER, SqlSinkConfig
-from connectors.sql.kinds import (
+from offramp import ConversionError, FatalError, RecordFailure, SinkRecord
+from offramp.connectors.sql.config import TOPIC_PLACEHOLDER, SqlSinkConfig
+from offramp.connectors.sql.kinds import (
     ColumnSpec,
     Kind,
     field_schema,
@@ -29,7 +30,6 @@ from connectors.sql.kinds import (
     logical_conversion,
     to_json,
 )
-from runtime import ConversionError, FatalError, RecordFailure, SinkRecord
 
 __all__ = ["RowBuilder", "Segment", "TableBatch"]
 

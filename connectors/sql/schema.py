@@ -17,10 +17,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
-from connectors.sql.config import SqlSinkConfig
-from connectors.sql.kinds import ColumnSpec, Kind
-from connectors.sql.rows import TableBatch
-from runtime import FatalError, RetriableError
+from offramp import FatalError, RetriableError
+from offramp.connectors.sql.config import SqlSinkConfig
+from offramp.connectors.sql.kinds import ColumnSpec, Kind
+from offramp.connectors.sql.rows import TableBatch
 
 __all__ = ["TableShape", "Tables", "column_type"]
 

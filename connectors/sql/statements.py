@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
-from connectors.sql.kinds import Kind
-from runtime import FatalError
+from offramp import FatalError
+from offramp.connectors.sql.kinds import Kind
 
 __all__ = ["SUPPORTED_DIALECTS", "Statements"]
 

@@ -27,15 +27,7 @@ from typing import Any, NoReturn, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connectors.sql.bulk import CopyBulk, ExecuteManyBulk
-from connectors.sql.config import SqlSinkConfig
-from connectors.sql.connection import connect, create_engine, describe
-from connectors.sql.errors import ErrorKind, RowRejectedError, classify, database_message, sqlstate
-from connectors.sql.offsets import OffsetStore, StoredOffset
-from connectors.sql.rows import RowBuilder, Segment, TableBatch
-from connectors.sql.schema import Tables
-from connectors.sql.statements import Statements
-from runtime import (
+from offramp import (
     BatchWriter,
     FatalError,
     RecordFailure,
@@ -45,6 +37,20 @@ from runtime import (
     TopicPartition,
     settle_in_halves,
 )
+from offramp.connectors.sql.bulk import CopyBulk, ExecuteManyBulk
+from offramp.connectors.sql.config import SqlSinkConfig
+from offramp.connectors.sql.connection import connect, create_engine, describe
+from offramp.connectors.sql.errors import (
+    ErrorKind,
+    RowRejectedError,
+    classify,
+    database_message,
+    sqlstate,
+)
+from offramp.connectors.sql.offsets import OffsetStore, StoredOffset
+from offramp.connectors.sql.rows import RowBuilder, Segment, TableBatch
+from offramp.connectors.sql.schema import Tables
+from offramp.connectors.sql.statements import Statements
 
 __all__ = ["SqlWriter"]
 

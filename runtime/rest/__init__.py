@@ -1,8 +1,8 @@
 """The REST API, compatible with Kafka Connect's, served by every worker.
 
-The package is split by job. Only the entry points (``runtime.cli``,
-``runtime.standalone``) import it; the worker and the task loop don't, so secret
-masking, which they share with these routers, lives in the core (``runtime.masking``).
+The package is split by job. Only the entry points (``offramp.cli``,
+``offramp.standalone``) import it; the worker and the task loop don't, so secret
+masking, which they share with these routers, lives in the core (``offramp.masking``).
 
 - ``app``          ``create_app(worker)``: the FastAPI application
 - ``server``       ``RestServer``: uvicorn in its own thread and event loop

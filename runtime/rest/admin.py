@@ -19,11 +19,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
-import runtime
-from runtime.rest.deps import WorkerDep
-from runtime.rest.errors import ApiError
-from runtime.rest.models import ErrorBody, LoggerLevel, ServerInfo, SetLoggerLevel
-from runtime.rest.responses import JSONBody
+import offramp
+from offramp.rest.deps import WorkerDep
+from offramp.rest.errors import ApiError
+from offramp.rest.models import ErrorBody, LoggerLevel, ServerInfo, SetLoggerLevel
+from offramp.rest.responses import JSONBody
 
 __all__ = ["router"]
 
@@ -57,7 +57,7 @@ _modified: dict[str, int] = {}
 @lru_cache(maxsize=1)
 def _commit() -> str:
     """The git commit of a source checkout (read from .git, no subprocess); else unknown."""
-    git = Path(runtime.__file__).resolve().parents[1] / ".git"
+    git = Path(offramp.__file__).resolve().parents[1] / ".git"
     try:
         head = (git / "HEAD").read_text().strip()
         if head.startswith("ref: "):
@@ -78,7 +78,7 @@ def _commit() -> str:
 def server_info(worker: WorkerDep) -> Response:
     return JSONBody(
         {
-            "version": runtime.__version__,
+            "version": offramp.__version__,
             "commit": _commit(),
             "kafka_cluster_id": worker.kafka_cluster_id,
         }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-import runtime
-from runtime.rest import admin, connectors, health, lifecycle, offsets, plugins
-from runtime.rest.auth import AuthMiddleware, AuthPolicy
-from runtime.rest.errors import install_error_handlers
-from runtime.rest.health import KafkaProbe
-from runtime.rest.responses import JSONBody
-from runtime.worker import Worker
+import offramp
+from offramp.rest import admin, connectors, health, lifecycle, offsets, plugins
+from offramp.rest.auth import AuthMiddleware, AuthPolicy
+from offramp.rest.errors import install_error_handlers
+from offramp.rest.health import KafkaProbe
+from offramp.rest.responses import JSONBody
+from offramp.worker import Worker
 
 __all__ = ["create_app"]
 
@@ -23,10 +23,10 @@ Errors are `{"error_code", "message"}`. See docs/rest.md.
 
 def create_app(worker: Worker, policy: AuthPolicy | None = None) -> FastAPI:
     """The API for ``worker``; ``policy`` defaults to the worker config's (which raises
-    ``ConfigError`` if it would be unsafe, see ``runtime.rest.auth``)."""
+    ``ConfigError`` if it would be unsafe, see ``offramp.rest.auth``)."""
     app = FastAPI(
         title="offramp",
-        version=runtime.__version__,
+        version=offramp.__version__,
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,

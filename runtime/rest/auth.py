@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from runtime.config import WorkerConfig
-from runtime.errors import ConfigError
-from runtime.rest.responses import error_response
+from offramp.config import WorkerConfig
+from offramp.errors import ConfigError
+from offramp.rest.responses import error_response
 
 __all__ = ["AuthMiddleware", "AuthPolicy", "check_listener", "is_loopback"]
 

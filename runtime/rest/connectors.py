@@ -14,11 +14,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
-from runtime.errors import ConnectorNotFoundError
-from runtime.masking import restore_hidden
-from runtime.rest.deps import ReadyWorkerDep, WorkerDep
-from runtime.rest.errors import ApiError
-from runtime.rest.models import (
+from offramp.errors import ConnectorNotFoundError
+from offramp.masking import restore_hidden
+from offramp.rest.deps import ReadyWorkerDep, WorkerDep
+from offramp.rest.errors import ApiError
+from offramp.rest.models import (
     ConfigValue,
     ConnectorInfo,
     ConnectorStatus,
@@ -27,8 +27,8 @@ from runtime.rest.models import (
     TaskConfigBody,
     TaskStatusBody,
 )
-from runtime.rest.responses import JSONBody, no_content
-from runtime.rest.shapes import (
+from offramp.rest.responses import JSONBody, no_content
+from offramp.rest.shapes import (
     as_config_string,
     connector_info,
     connector_status,

@@ -16,12 +16,12 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 
-from runtime.config import ConnectorSettings
-from runtime.errors import ConfigError
-from runtime.masking import HIDDEN, mask_value
-from runtime.registry import PluginInfo
-from runtime.rest.shapes import as_config_string
-from runtime.worker import Worker
+from offramp.config import ConnectorSettings
+from offramp.errors import ConfigError
+from offramp.masking import HIDDEN, mask_value
+from offramp.registry import PluginInfo
+from offramp.rest.shapes import as_config_string
+from offramp.worker import Worker
 
 __all__ = ["describe", "plugin_definitions", "validation_result"]
 

@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from runtime.rest.errors import ApiError
-from runtime.worker import Worker
+from offramp.rest.errors import ApiError
+from offramp.worker import Worker
 
 __all__ = ["ReadyWorkerDep", "WorkerDep", "get_ready_worker", "get_worker"]
 

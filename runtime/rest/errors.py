@@ -27,13 +27,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from runtime.errors import (
+from offramp.errors import (
     ConfigError,
     ConnectorExistsError,
     ConnectorNotFoundError,
     IllegalStateError,
 )
-from runtime.rest.responses import error_response
+from offramp.rest.responses import error_response
 
 __all__ = ["ApiError", "config_error_message", "install_error_handlers"]
 

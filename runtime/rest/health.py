@@ -14,11 +14,11 @@ import time
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from runtime.rest.deps import WorkerDep
-from runtime.rest.models import HealthBody
-from runtime.rest.prometheus import CONTENT_TYPE, render_metrics
-from runtime.rest.responses import JSONBody
-from runtime.worker import Worker
+from offramp.rest.deps import WorkerDep
+from offramp.rest.models import HealthBody
+from offramp.rest.prometheus import CONTENT_TYPE, render_metrics
+from offramp.rest.responses import JSONBody
+from offramp.worker import Worker
 
 __all__ = ["KafkaProbe", "router"]
 

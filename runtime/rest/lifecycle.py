@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from runtime.rest.deps import ReadyWorkerDep
-from runtime.rest.models import ConnectorStatus, ErrorBody
-from runtime.rest.responses import JSONBody, no_content
-from runtime.rest.shapes import connector_status
+from offramp.rest.deps import ReadyWorkerDep
+from offramp.rest.models import ConnectorStatus, ErrorBody
+from offramp.rest.responses import JSONBody, no_content
+from offramp.rest.shapes import connector_status
 
 __all__ = ["router"]
 

@@ -1,5 +1,5 @@
 """``/connectors/{name}/offsets``: read, alter and reset a connector's consumer-group
-offsets (see ``runtime.offsets_admin``). Changes need the connector STOPPED.
+offsets (see ``offramp.offsets_admin``). Changes need the connector STOPPED.
 
 offramp extensions to Kafka Connect's shapes, for replaying from a point in time:
 
@@ -20,13 +20,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
-from runtime.errors import ConfigError
-from runtime.offsets_admin import OffsetChange, OffsetsAdmin, PartitionOffset, group_id
-from runtime.rest.deps import ReadyWorkerDep, WorkerDep
-from runtime.rest.errors import ApiError
-from runtime.rest.models import MAX_INT64, AlterOffsetsRequest, ErrorBody, MessageBody, OffsetsBody
-from runtime.rest.responses import JSONBody
-from runtime.worker import ConnectorRuntime
+from offramp.errors import ConfigError
+from offramp.offsets_admin import OffsetChange, OffsetsAdmin, PartitionOffset, group_id
+from offramp.rest.deps import ReadyWorkerDep, WorkerDep
+from offramp.rest.errors import ApiError
+from offramp.rest.models import MAX_INT64, AlterOffsetsRequest, ErrorBody, MessageBody, OffsetsBody
+from offramp.rest.responses import JSONBody
+from offramp.worker import ConnectorRuntime
 
 __all__ = ["parse_timestamp", "router"]
 

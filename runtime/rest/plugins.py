@@ -9,23 +9,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
-import runtime
-from runtime.converters import converter_names
-from runtime.errors import ConfigError
-from runtime.registry import PluginInfo, PluginRegistry
-from runtime.rest.definitions import plugin_definitions, validation_result
-from runtime.rest.deps import WorkerDep
-from runtime.rest.errors import ApiError
-from runtime.rest.models import (
+import offramp
+from offramp.converters import converter_names
+from offramp.errors import ConfigError
+from offramp.registry import PluginInfo, PluginRegistry
+from offramp.rest.definitions import plugin_definitions, validation_result
+from offramp.rest.deps import WorkerDep
+from offramp.rest.errors import ApiError
+from offramp.rest.models import (
     ConfigKeyInfo,
     ConfigValue,
     ErrorBody,
     PluginInfoBody,
     ValidationResult,
 )
-from runtime.rest.responses import JSONBody
-from runtime.rest.shapes import as_config_string
-from runtime.transforms.registry import available_plugins
+from offramp.rest.responses import JSONBody
+from offramp.rest.shapes import as_config_string
+from offramp.transforms.registry import available_plugins
 
 __all__ = ["find_plugin", "loadable_plugins", "router"]
 
@@ -71,7 +71,7 @@ def list_plugins(
     ]
     if not connectors_only:
         entries += [
-            {"class": name, "type": "converter", "version": runtime.__version__}
+            {"class": name, "type": "converter", "version": offramp.__version__}
             for name in sorted(converter_names())
         ]
         entries += available_plugins()

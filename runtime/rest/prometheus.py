@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from runtime.errors import ConnectorNotFoundError
-from runtime.metrics import LATENCY_BUCKETS, TaskMetrics
-from runtime.task import TaskRunner, TaskState
-from runtime.worker import Worker
+from offramp.errors import ConnectorNotFoundError
+from offramp.metrics import LATENCY_BUCKETS, TaskMetrics
+from offramp.task import TaskRunner, TaskState
+from offramp.worker import Worker
 
 __all__ = ["CONTENT_TYPE", "render_metrics"]
 

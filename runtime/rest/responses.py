@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from runtime.masking import SECRETS
+from offramp.masking import SECRETS
 
 __all__ = ["JSONBody", "error_response", "no_content"]
 

@@ -15,10 +15,10 @@ import time
 
 import uvicorn
 
-from runtime.config import WorkerConfig
-from runtime.rest.app import create_app
-from runtime.rest.auth import check_listener
-from runtime.worker import Worker
+from offramp.config import WorkerConfig
+from offramp.rest.app import create_app
+from offramp.rest.auth import check_listener
+from offramp.worker import Worker
 
 __all__ = ["RestServer"]
 

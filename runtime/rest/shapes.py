@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.errors import ConnectorNotFoundError
-from runtime.masking import SECRETS, mask_config
-from runtime.task import TaskRunner, TaskState
-from runtime.worker import ConnectorRuntime, RestartPlan, Worker
+from offramp.errors import ConnectorNotFoundError
+from offramp.masking import SECRETS, mask_config
+from offramp.task import TaskRunner, TaskState
+from offramp.worker import ConnectorRuntime, RestartPlan, Worker
 
 __all__ = [
     "as_config_string",

@@ -16,12 +16,12 @@ The loop in a few rooms, each with one job (read them in this order):
 - ``failures``: where a bad record goes (dead letter, skip, or task failure);
 - ``contracts``: what the rooms that serve a run may ask of it (so arrows run one way).
 
-The loop talks to Kafka through ``runtime.consumer`` (``confluent_kafka.Consumer`` in
-production, ``runtime.testing.ScriptedConsumer`` in tests).
+The loop talks to Kafka through ``offramp.consumer`` (``confluent_kafka.Consumer`` in
+production, ``offramp.testing.ScriptedConsumer`` in tests).
 """
 
-from runtime.task.settings import consumer_config
-from runtime.task.status import TaskState, TaskStatus
-from runtime.task.supervisor import TaskRunner
+from offramp.task.settings import consumer_config
+from offramp.task.status import TaskState, TaskStatus
+from offramp.task.supervisor import TaskRunner
 
 __all__ = ["TaskRunner", "TaskState", "TaskStatus", "consumer_config"]

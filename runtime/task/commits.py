@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from runtime.records import TopicPartition
+from offramp.records import TopicPartition
 
 if TYPE_CHECKING:
-    from runtime.task.contracts import RunView
+    from offramp.task.contracts import RunView
 
 __all__ = ["commit_durable"]
 

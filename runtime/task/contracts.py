@@ -11,17 +11,17 @@ from typing import Protocol
 
 from confluent_kafka import Message
 
-from runtime.config import ConnectorConfig, ConnectorSettings, WorkerConfig
-from runtime.consumer import ConsumerFactory, ConsumerLike, ProducerFactory
-from runtime.deadletter import DeadLetterWriter
-from runtime.metrics import TaskMetrics
-from runtime.plugin import BatchWriter
-from runtime.records import TopicPartition
-from runtime.retry import RetryPolicy
-from runtime.task.ingest import Batch
-from runtime.task.ledger import OffsetLedger
-from runtime.task.pausing import PauseControl
-from runtime.task.status import TaskState
+from offramp.config import ConnectorConfig, ConnectorSettings, WorkerConfig
+from offramp.consumer import ConsumerFactory, ConsumerLike, ProducerFactory
+from offramp.deadletter import DeadLetterWriter
+from offramp.metrics import TaskMetrics
+from offramp.plugin import BatchWriter
+from offramp.records import TopicPartition
+from offramp.retry import RetryPolicy
+from offramp.task.ingest import Batch
+from offramp.task.ledger import OffsetLedger
+from offramp.task.pausing import PauseControl
+from offramp.task.status import TaskState
 
 __all__ = ["RunView", "TaskControl"]
 

@@ -8,7 +8,7 @@ What ``write`` may do and what follows (Kafka Connect's rules, see docs/plugins.
   long as ``errors.retry.timeout`` allows (-1, the default: as long as it takes); the
   caller's ``Waits`` keep the consumer in its group meanwhile;
 - raise ``BatchError``: the batch was refused without naming a record; it is split in
-  halves (``runtime.bisection``) until the refused records stand alone, and those are
+  halves (``offramp.bisection``) until the refused records stand alone, and those are
   dead-lettered;
 - raise anything else (``FatalError``, or an exception the writer let escape): the
   batch is not written and the error goes up, failing the task with its trace. It is
@@ -28,13 +28,13 @@ from typing import Protocol
 
 from tenacity import RetryCallState
 
-from runtime.bisection import settle_in_halves
-from runtime.errors import BatchError, RetriableError, ThrottledError
-from runtime.metrics import TaskMetrics
-from runtime.plugin import BatchWriter, RecordFailure
-from runtime.records import SinkRecord
-from runtime.retry import RetryPolicy
-from runtime.task.failures import FailureReporter
+from offramp.bisection import settle_in_halves
+from offramp.errors import BatchError, RetriableError, ThrottledError
+from offramp.metrics import TaskMetrics
+from offramp.plugin import BatchWriter, RecordFailure
+from offramp.records import SinkRecord
+from offramp.retry import RetryPolicy
+from offramp.task.failures import FailureReporter
 
 __all__ = ["Delivery", "Waits"]
 

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.config import ConnectorSettings
-from runtime.deadletter import DeadLetterWriter
-from runtime.errors import FatalError
-from runtime.metrics import TaskMetrics
+from offramp.config import ConnectorSettings
+from offramp.deadletter import DeadLetterWriter
+from offramp.errors import FatalError
+from offramp.metrics import TaskMetrics
 
 __all__ = ["FailureReporter", "qualified_name"]
 

@@ -18,13 +18,13 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from runtime.config import ConnectorConfig
-from runtime.consumer import ConsumerLike
-from runtime.converters import KEPT_AS_TEXT, ByteArrayConverter, JsonConverter
-from runtime.metrics import TaskMetrics
-from runtime.records import JsonTextRecord, PassthroughRecord, SinkRecord, TopicPartition
-from runtime.task.failures import FailureReporter, qualified_name
-from runtime.task.ledger import OffsetLedger
+from offramp.config import ConnectorConfig
+from offramp.consumer import ConsumerLike
+from offramp.converters import KEPT_AS_TEXT, ByteArrayConverter, JsonConverter
+from offramp.metrics import TaskMetrics
+from offramp.records import JsonTextRecord, PassthroughRecord, SinkRecord, TopicPartition
+from offramp.task.failures import FailureReporter, qualified_name
+from offramp.task.ledger import OffsetLedger
 
 __all__ = ["Batch", "Ingest", "OwnedBy"]
 

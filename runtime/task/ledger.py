@@ -22,7 +22,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from runtime.records import TopicPartition
+from offramp.records import TopicPartition
 
 __all__ = ["OffsetLedger"]
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection
 
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from runtime.consumer import ConsumerLike
-from runtime.records import TopicPartition
+from offramp.consumer import ConsumerLike
+from offramp.records import TopicPartition
 
 __all__ = ["PauseControl"]
 

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 
-from runtime.task.ingest import Batch
+from offramp.task.ingest import Batch
 
 __all__ = ["Outcome", "WriteCancelled", "WritePipeline"]
 

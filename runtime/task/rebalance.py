@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from runtime.errors import RetriableError
-from runtime.records import TopicPartition
+from offramp.errors import RetriableError
+from offramp.records import TopicPartition
 
 if TYPE_CHECKING:
-    from runtime.task.contracts import RunView
+    from offramp.task.contracts import RunView
 
 __all__ = ["Rebalancer"]
 

@@ -3,7 +3,7 @@
 Per turn the loop reads a chunk (``consume``), hands it to ingest (into the open batch),
 writes the batch when it is due (delivery, or the write thread of a pipelined writer)
 and commits on its cadence. Every offset goes through the ``OffsetLedger``; the commit
-itself is ``runtime.task.commits``, the only one. Rebalances are in ``runtime.task.rebalance``.
+itself is ``offramp.task.commits``, the only one. Rebalances are in ``offramp.task.rebalance``.
 
 Every ``consume()`` goes through ``poll``: a rebalance callback never lets an
 exception out into whatever was polling (a retry backoff, a wait for the write thread);
@@ -20,27 +20,27 @@ from typing import TYPE_CHECKING
 import orjson
 from confluent_kafka import Message
 
-from runtime.converters import JsonConverter
-from runtime.deadletter import DeadLetterWriter
-from runtime.gc_tuning import freeze_long_lived, release_long_lived
-from runtime.gil_handoff import shorten_switch_interval
-from runtime.plugin import BatchWriter, TaskContext
-from runtime.records import SinkRecord, TopicPartition
-from runtime.task.commits import commit_durable
-from runtime.task.delivery import Delivery
-from runtime.task.failures import FailureReporter
-from runtime.task.ingest import Batch, Ingest, OwnedBy
-from runtime.task.ledger import OffsetLedger
-from runtime.task.pausing import PauseControl
-from runtime.task.pipeline import Outcome, WriteCancelled, WritePipeline
-from runtime.task.rebalance import Rebalancer
-from runtime.task.settings import consumer_config, is_incremental
-from runtime.task.status import TaskState
-from runtime.task.waits import StopRequested, TaskThreadWaits, WriteThreadWaits
+from offramp.converters import JsonConverter
+from offramp.deadletter import DeadLetterWriter
+from offramp.gc_tuning import freeze_long_lived, release_long_lived
+from offramp.gil_handoff import shorten_switch_interval
+from offramp.plugin import BatchWriter, TaskContext
+from offramp.records import SinkRecord, TopicPartition
+from offramp.task.commits import commit_durable
+from offramp.task.delivery import Delivery
+from offramp.task.failures import FailureReporter
+from offramp.task.ingest import Batch, Ingest, OwnedBy
+from offramp.task.ledger import OffsetLedger
+from offramp.task.pausing import PauseControl
+from offramp.task.pipeline import Outcome, WriteCancelled, WritePipeline
+from offramp.task.rebalance import Rebalancer
+from offramp.task.settings import consumer_config, is_incremental
+from offramp.task.status import TaskState
+from offramp.task.waits import StopRequested, TaskThreadWaits, WriteThreadWaits
 
 if TYPE_CHECKING:
-    from runtime.consumer import ConsumerLike
-    from runtime.task.contracts import TaskControl
+    from offramp.consumer import ConsumerLike
+    from offramp.task.contracts import TaskControl
 
 __all__ = ["TaskRun"]
 
@@ -306,7 +306,7 @@ class TaskRun:
     # ----- offsets ----------------------------------------------------------------------
 
     def commit(self, only: set[TopicPartition] | None = None, bounded: float | None = None) -> None:
-        """The task's only commit (see ``runtime.task.commits``)."""
+        """The task's only commit (see ``offramp.task.commits``)."""
         self.settle_in_flight(bounded)  # pre_commit never runs beside a write
         commit_durable(self, only)
 

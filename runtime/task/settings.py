@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.config import ConnectorConfig, WorkerConfig
+from offramp.config import ConnectorConfig, WorkerConfig
 
 __all__ = ["consumer_config", "is_incremental"]
 

@@ -19,12 +19,12 @@ from typing import cast
 
 from confluent_kafka import Consumer
 
-from runtime.config import ConnectorConfig, WorkerConfig
-from runtime.consumer import ConsumerFactory, ProducerFactory
-from runtime.metrics import TaskMetrics
-from runtime.retry import RetryPolicy
-from runtime.task.run import TaskRun
-from runtime.task.status import TaskState, TaskStatus
+from offramp.config import ConnectorConfig, WorkerConfig
+from offramp.consumer import ConsumerFactory, ProducerFactory
+from offramp.metrics import TaskMetrics
+from offramp.retry import RetryPolicy
+from offramp.task.run import TaskRun
+from offramp.task.status import TaskState, TaskStatus
 
 __all__ = ["TaskRunner", "TaskState", "TaskStatus"]
 

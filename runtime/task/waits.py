@@ -14,10 +14,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from runtime.task.pipeline import WriteCancelled
+from offramp.task.pipeline import WriteCancelled
 
 if TYPE_CHECKING:
-    from runtime.task.contracts import RunView
+    from offramp.task.contracts import RunView
 
 __all__ = ["StopRequested", "TaskThreadWaits", "WriteThreadWaits"]
 

@@ -10,10 +10,10 @@ Writing one: subclass ``Transformation`` (or ``Predicate``), read settings in
 ``configure(config: ConfigReader)`` and return ``record.replace(...)`` from ``apply``.
 """
 
-from runtime.transforms.base import Predicate, Transformation
-from runtime.transforms.chain import Stage, TransformChain
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.registry import (
+from offramp.transforms.base import Predicate, Transformation
+from offramp.transforms.chain import Stage, TransformChain
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.registry import (
     available_plugins,
     predicate_class,
     transformation_class,

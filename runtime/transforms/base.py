@@ -12,8 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from runtime.records import SinkRecord
-from runtime.transforms.config import ConfigReader
+from offramp.records import SinkRecord
+from offramp.transforms.config import ConfigReader
 
 __all__ = [
     "KEY",

@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import KEY, VALUE, OperandTransformation, in_field, require_map
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.schema import SchemaMemo, primitive, struct_fields, with_fields
+from offramp.records import SinkRecord
+from offramp.transforms.base import KEY, VALUE, OperandTransformation, in_field, require_map
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.schema import SchemaMemo, primitive, struct_fields, with_fields
 
 __all__ = ["CAST_TYPES", "Cast", "CastKey", "CastValue", "cast_value"]
 

@@ -25,11 +25,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from runtime.errors import ConfigError, TransformError
-from runtime.records import SinkRecord
-from runtime.transforms.base import Predicate, Transformation
-from runtime.transforms.config import parse_bool, split_list
-from runtime.transforms.registry import predicate_class, short_name, transformation_class
+from offramp.errors import ConfigError, TransformError
+from offramp.records import SinkRecord
+from offramp.transforms.base import Predicate, Transformation
+from offramp.transforms.config import parse_bool, split_list
+from offramp.transforms.registry import predicate_class, short_name, transformation_class
 
 __all__ = ["Stage", "TransformChain"]
 

@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runtime.errors import ConfigError
-from runtime.transforms.java_regex import compile_java_regex
+from offramp.errors import ConfigError
+from offramp.transforms.java_regex import compile_java_regex
 
 __all__ = ["ConfigReader", "parse_bool", "split_list"]
 

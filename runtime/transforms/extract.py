@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import KEY, VALUE, OperandTransformation, Transformation, require_map
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.field_path import SYNTAX_VERSIONS, parse_field_path, schema_at, value_at
-from runtime.transforms.schema import SchemaMemo, struct_fields, type_of_entry, with_fields
+from offramp.records import SinkRecord
+from offramp.transforms.base import KEY, VALUE, OperandTransformation, Transformation, require_map
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.field_path import SYNTAX_VERSIONS, parse_field_path, schema_at, value_at
+from offramp.transforms.schema import SchemaMemo, struct_fields, type_of_entry, with_fields
 
 __all__ = ["ExtractField", "ExtractFieldKey", "ExtractFieldValue", "ValueToKey"]
 

@@ -6,8 +6,8 @@ On its own it drops everything; guarded by a predicate it drops the records that
 
 from __future__ import annotations
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import Transformation
+from offramp.records import SinkRecord
+from offramp.transforms.base import Transformation
 
 __all__ = ["Filter"]
 

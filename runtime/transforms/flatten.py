@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import KEY, VALUE, OperandTransformation, require_map
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.schema import SchemaMemo, struct_fields, with_fields
+from offramp.records import SinkRecord
+from offramp.transforms.base import KEY, VALUE, OperandTransformation, require_map
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.schema import SchemaMemo, struct_fields, with_fields
 
 __all__ = ["Flatten", "FlattenKey", "FlattenValue"]
 

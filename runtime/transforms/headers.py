@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from runtime.records import Headers, SinkRecord
-from runtime.transforms.base import KEY, VALUE, Operand, Transformation, require_map
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.schema import SchemaMemo, struct_fields, with_fields
+from offramp.records import Headers, SinkRecord
+from offramp.transforms.base import KEY, VALUE, Operand, Transformation, require_map
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.schema import SchemaMemo, struct_fields, with_fields
 
 __all__ = [
     "DropHeaders",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import KEY, VALUE, OperandTransformation
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.schema import SchemaMemo, field_entry, struct_of
+from offramp.records import SinkRecord
+from offramp.transforms.base import KEY, VALUE, OperandTransformation
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.schema import SchemaMemo, field_entry, struct_of
 
 __all__ = ["HoistField", "HoistFieldKey", "HoistFieldValue"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import KEY, VALUE, OperandTransformation, require_map
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.schema import (
+from offramp.records import SinkRecord
+from offramp.transforms.base import KEY, VALUE, OperandTransformation, require_map
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.schema import (
     TIMESTAMP_SCHEMA,
     SchemaMemo,
     field_entry,

@@ -13,9 +13,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import KEY, VALUE, OperandTransformation, in_field, require_map
-from runtime.transforms.config import ConfigReader
+from offramp.records import SinkRecord
+from offramp.transforms.base import KEY, VALUE, OperandTransformation, in_field, require_map
+from offramp.transforms.config import ConfigReader
 
 __all__ = ["MaskField", "MaskFieldKey", "MaskFieldValue", "masked"]
 

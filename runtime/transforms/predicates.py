@@ -8,10 +8,10 @@ value): it lets a connector keep one CloudEvent type out of a shared topic, e.g.
 
 from __future__ import annotations
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import Predicate
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.java_regex import NEVER_MATCHES
+from offramp.records import SinkRecord
+from offramp.transforms.base import Predicate
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.java_regex import NEVER_MATCHES
 
 __all__ = ["HasHeaderKey", "HeaderValueMatches", "RecordIsTombstone", "TopicNameMatches"]
 

@@ -11,25 +11,25 @@ from __future__ import annotations
 import difflib
 from typing import TypeVar
 
-from runtime.errors import PluginNotFoundError
-from runtime.transforms.base import Configurable, Predicate, Transformation
-from runtime.transforms.cast import CastKey, CastValue
-from runtime.transforms.extract import ExtractFieldKey, ExtractFieldValue, ValueToKey
-from runtime.transforms.filter import Filter
-from runtime.transforms.flatten import FlattenKey, FlattenValue
-from runtime.transforms.headers import DropHeaders, HeaderFromKey, HeaderFromValue, InsertHeader
-from runtime.transforms.hoist import HoistFieldKey, HoistFieldValue
-from runtime.transforms.insert import InsertFieldKey, InsertFieldValue
-from runtime.transforms.mask import MaskFieldKey, MaskFieldValue
-from runtime.transforms.predicates import (
+from offramp.errors import PluginNotFoundError
+from offramp.transforms.base import Configurable, Predicate, Transformation
+from offramp.transforms.cast import CastKey, CastValue
+from offramp.transforms.extract import ExtractFieldKey, ExtractFieldValue, ValueToKey
+from offramp.transforms.filter import Filter
+from offramp.transforms.flatten import FlattenKey, FlattenValue
+from offramp.transforms.headers import DropHeaders, HeaderFromKey, HeaderFromValue, InsertHeader
+from offramp.transforms.hoist import HoistFieldKey, HoistFieldValue
+from offramp.transforms.insert import InsertFieldKey, InsertFieldValue
+from offramp.transforms.mask import MaskFieldKey, MaskFieldValue
+from offramp.transforms.predicates import (
     HasHeaderKey,
     HeaderValueMatches,
     RecordIsTombstone,
     TopicNameMatches,
 )
-from runtime.transforms.replace import ReplaceFieldKey, ReplaceFieldValue
-from runtime.transforms.routing import RegexRouter, TimestampRouter
-from runtime.transforms.timestamps import TimestampConverterKey, TimestampConverterValue
+from offramp.transforms.replace import ReplaceFieldKey, ReplaceFieldValue
+from offramp.transforms.routing import RegexRouter, TimestampRouter
+from offramp.transforms.timestamps import TimestampConverterKey, TimestampConverterValue
 
 __all__ = [
     "PREDICATES",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import Transformation
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.java_dates import JavaDateFormat
-from runtime.transforms.java_regex import (
+from offramp.records import SinkRecord
+from offramp.transforms.base import Transformation
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.java_dates import JavaDateFormat
+from offramp.transforms.java_regex import (
     NEVER_MATCHES,
     GroupRef,
     expand_java_replacement,

@@ -19,11 +19,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from runtime.records import SinkRecord
-from runtime.transforms.base import KEY, VALUE, OperandTransformation, in_field, require_map
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.java_dates import JavaDateFormat
-from runtime.transforms.schema import (
+from offramp.records import SinkRecord
+from offramp.transforms.base import KEY, VALUE, OperandTransformation, in_field, require_map
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.java_dates import JavaDateFormat
+from offramp.transforms.schema import (
     DATE_SCHEMA,
     TIME_SCHEMA,
     TIMESTAMP_SCHEMA,

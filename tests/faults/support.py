@@ -143,7 +143,7 @@ class WorkerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "runtime.cli",
+                    "offramp.cli",
                     "standalone",
                     str(worker_file),
                     *map(str, self.connector_files),

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtime.config import load_worker_config
-from runtime.registry import PluginRegistry
-from runtime.testing import RecordingSinkConnector, ScriptedSinkConnector
-from runtime.worker import Worker
+from offramp.config import load_worker_config
+from offramp.registry import PluginRegistry
+from offramp.testing import RecordingSinkConnector, ScriptedSinkConnector
+from offramp.worker import Worker
 
 
 def make_worker(bootstrap: str, protocol: str = "classic", **extra: Any) -> Worker:
@@ -97,7 +97,7 @@ def start_standalone_worker(
     connector.write_text(json.dumps({"name": name, "config": config}))
     with open(tmp / "worker.log", "ab") as log:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "standalone", str(worker), str(connector)],
+            [sys.executable, "-m", "offramp.cli", "standalone", str(worker), str(connector)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "OFFRAMP_LOG_LEVEL": "WARNING", **(env or {})},

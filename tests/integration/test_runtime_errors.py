@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from devstack.kafka import KafkaBroker
-from runtime import BatchWriter, RecordFailure, SinkConnector, SinkRecord, TaskContext
-from runtime.gil_handoff import SWITCH_INTERVAL_S
-from runtime.testing import RecordingConfig, read_dead_letters, recordings
-from runtime.worker import Worker
+from offramp import BatchWriter, RecordFailure, SinkConnector, SinkRecord, TaskContext
+from offramp.gil_handoff import SWITCH_INTERVAL_S
+from offramp.testing import RecordingConfig, read_dead_letters, recordings
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import (
     committed,

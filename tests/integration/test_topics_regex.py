@@ -11,8 +11,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.kafka import KafkaBroker
-from runtime.testing import read_dead_letters, recordings
-from runtime.worker import Worker
+from offramp.testing import read_dead_letters, recordings
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import committed, dead_letters_to, make_worker
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from runtime import settle_in_halves
+from offramp import settle_in_halves
 
 # The calls for items 0..7 with 1 and 6 bad: each half and all its splits, in order.
 EIGHT_WITH_1_AND_6_BAD = [

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import load_connector_file, load_worker_config, validate_connector
-from runtime.errors import ConfigError
-from runtime.registry import PluginRegistry
-from runtime.testing import RecordingSinkConnector
+from offramp.config import load_connector_file, load_worker_config, validate_connector
+from offramp.errors import ConfigError
+from offramp.registry import PluginRegistry
+from offramp.testing import RecordingSinkConnector
 
 WORKER = load_worker_config({}, environ={})
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import main
-from runtime.config import load_worker_config, worker_env_keys
-from runtime.errors import ConfigError
+from offramp.cli import main
+from offramp.config import load_worker_config, worker_env_keys
+from offramp.errors import ConfigError
 
 # What the devstack, scripts/ and the CLI read today, and one they might add tomorrow.
 TOOL_VARIABLES = {

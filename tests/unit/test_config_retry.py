@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.config import ConnectorSettings
+from offramp.config import ConnectorSettings
 
 
 def _settings(**extra: str) -> ConnectorSettings:

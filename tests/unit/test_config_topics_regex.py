@@ -10,7 +10,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from runtime.config import ConnectorSettings
+from offramp.config import ConnectorSettings
 
 
 def _settings(regex: str, **extra: str) -> ConnectorSettings:

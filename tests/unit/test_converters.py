@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from runtime.converters import KEPT_AS_TEXT, JsonConverter, create_converter
-from runtime.errors import ConfigError
-from runtime.records import JsonTextRecord, RawMessage, SinkRecord
+from offramp.converters import KEPT_AS_TEXT, JsonConverter, create_converter
+from offramp.errors import ConfigError
+from offramp.records import JsonTextRecord, RawMessage, SinkRecord
 
 
 def test_json_schemaless_parses_and_flags_only_bad_records() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.file import FileSinkConfig, FileSinkConnector
-from runtime import FatalError, RawMessage, SinkRecord, TaskContext
-from runtime.testing import write_all
+from offramp import FatalError, RawMessage, SinkRecord, TaskContext
+from offramp.connectors.file import FileSinkConfig, FileSinkConnector
+from offramp.testing import write_all
 
 
 def test_values_become_lines(tmp_path: Path) -> None:

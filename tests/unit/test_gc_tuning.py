@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from runtime.gc_tuning import freeze_long_lived, release_long_lived
+from offramp.gc_tuning import freeze_long_lived, release_long_lived
 
 
 class _Node:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from runtime.gil_handoff import SWITCH_INTERVAL_S, shorten_switch_interval
+from offramp.gil_handoff import SWITCH_INTERVAL_S, shorten_switch_interval
 
 
 @pytest.fixture

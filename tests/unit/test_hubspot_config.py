@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.hubspot import HubSpotSinkConfig, HubSpotSinkConnector
-from runtime import ConfigError
-from runtime.config import load_worker_config, validate_connector
-from runtime.registry import PluginRegistry
+from offramp import ConfigError
+from offramp.config import load_worker_config, validate_connector
+from offramp.connectors.hubspot import HubSpotSinkConfig, HubSpotSinkConnector
+from offramp.registry import PluginRegistry
 
 BASE = {
     "hubspot.access.token": "pat-na1-secret",

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot.mapping import (
+from offramp import RawMessage, SinkRecord
+from offramp.connectors.hubspot.mapping import (
     MappingError,
     MappingSyntaxError,
     PropertyMapping,
     compile_expression,
 )
-from runtime import RawMessage, SinkRecord
 
 
 def _record(

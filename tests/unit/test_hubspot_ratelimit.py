@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.hubspot.ratelimit import (
+from offramp import RetriableError, ThrottledError
+from offramp.connectors.hubspot.ratelimit import (
     RECOVERY_SECONDS,
     RateLimiter,
     release_limiter,
     seconds_until_midnight,
     shared_limiter,
 )
-from runtime import RetriableError, ThrottledError
 
 
 class FakeTime:

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot import HubSpotSinkConfig, HubSpotSinkConnector, HubSpotWriter
-from connectors.hubspot.ratelimit import RateLimiter
 from devstack.hubspot_stub import ALL_SCOPES, HubSpotStub
-from runtime import (
+from offramp import (
     FatalError,
     RawMessage,
     RetriableError,
@@ -19,7 +17,9 @@ from runtime import (
     TaskContext,
     ThrottledError,
 )
-from runtime.testing import write_all
+from offramp.connectors.hubspot import HubSpotSinkConfig, HubSpotSinkConnector, HubSpotWriter
+from offramp.connectors.hubspot.ratelimit import RateLimiter
+from offramp.testing import write_all
 
 MAPPING = {
     "hubspot.property.email": "email | trim",

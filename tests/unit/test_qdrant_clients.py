@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.qdrant import QdrantSinkConfig
-from connectors.qdrant.clients import borrow_local, local_storage_in_use, open_client
-from runtime import FatalError
+from offramp import FatalError
+from offramp.connectors.qdrant import QdrantSinkConfig
+from offramp.connectors.qdrant.clients import borrow_local, local_storage_in_use, open_client
 
 
 def _config(path: Path | str) -> QdrantSinkConfig:

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector
-from connectors.qdrant.config import Distance
-from connectors.qdrant.embedders import OpenAIEmbedder, OpenAIEmbedderConfig
-from runtime import ConfigError
-from runtime.config import load_worker_config, validate_connector
-from runtime.registry import PluginRegistry
+from offramp import ConfigError
+from offramp.config import load_worker_config, validate_connector
+from offramp.connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector
+from offramp.connectors.qdrant.config import Distance
+from offramp.connectors.qdrant.embedders import OpenAIEmbedder, OpenAIEmbedderConfig
+from offramp.registry import PluginRegistry
 
 
 def _validate(**keys: Any) -> QdrantSinkConfig:

@@ -12,7 +12,9 @@ from time import time
 import httpx
 import pytest
 
-from connectors.qdrant.embedders import (
+from devstack.embeddings_server import EmbeddingsServer
+from offramp import BatchError, FatalError, RetriableError
+from offramp.connectors.qdrant.embedders import (
     Embedder,
     EmbedderConfig,
     HashEmbedder,
@@ -24,9 +26,7 @@ from connectors.qdrant.embedders import (
     hashed_vector,
     register_embedder,
 )
-from connectors.qdrant.openai_embedder import retry_after_seconds
-from devstack.embeddings_server import EmbeddingsServer
-from runtime import BatchError, FatalError, RetriableError
+from offramp.connectors.qdrant.openai_embedder import retry_after_seconds
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_builtins_are_found_through_the_entry_point_group() -> None:
     """``openai`` and ``sentence-transformers`` resolve by alias and by module:Class."""
     assert embedder_class("openai") is OpenAIEmbedder
     assert embedder_class("sentence-transformers") is SentenceTransformerEmbedder
-    assert embedder_class("connectors.qdrant.embedders:OpenAIEmbedder") is OpenAIEmbedder
+    assert embedder_class("offramp.connectors.qdrant.embedders:OpenAIEmbedder") is OpenAIEmbedder
     assert {"openai", "sentence-transformers"} <= set(embedder_names())
 
 
@@ -53,7 +53,7 @@ def test_third_party_embedders_register_in_process() -> None:
     """``register_embedder`` makes an Embedder subclass nameable; non-embedders are refused."""
     register_embedder("unit-hash", HashEmbedder)
     assert embedder_class("unit-hash") is HashEmbedder
-    assert embedder_class("connectors.qdrant.hash_embedder:HashEmbedder") is HashEmbedder
+    assert embedder_class("offramp.connectors.qdrant.hash_embedder:HashEmbedder") is HashEmbedder
     with pytest.raises(TypeError):
         register_embedder("bad", dict)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no embedder named 'os:system'"):

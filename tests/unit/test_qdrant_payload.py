@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.qdrant.payload import PayloadError, PayloadSelector
-from runtime import RawMessage, SinkRecord
+from offramp import RawMessage, SinkRecord
+from offramp.connectors.qdrant.payload import PayloadError, PayloadSelector
 
 VALUE: dict[str, Any] = {
     "type": "call.completed",

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from connectors.qdrant.point_ids import DEFAULT_NAMESPACE, PointIdError, to_point_id
+from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE, PointIdError, to_point_id
 
 
 def test_unsigned_integers_and_their_canonical_strings_stay_integers() -> None:

@@ -20,10 +20,10 @@ import orjson
 import pytest
 from qdrant_client import QdrantClient, models
 
-from connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector, QdrantWriter
-from connectors.qdrant.clients import open_client
-from connectors.qdrant.outcomes import Verdict, classify
-from runtime import FatalError, RawMessage, RetriableError, SinkRecord, TaskContext
+from offramp import FatalError, RawMessage, RetriableError, SinkRecord, TaskContext
+from offramp.connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector, QdrantWriter
+from offramp.connectors.qdrant.clients import open_client
+from offramp.connectors.qdrant.outcomes import Verdict, classify
 
 
 def _collection_info() -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from qdrant_client import models
 
-from connectors.qdrant.vectors import VectorError, VectorSchema, parse_vector
+from offramp.connectors.qdrant.vectors import VectorError, VectorSchema, parse_vector
 
 
 def test_integers_and_json_booleans_count_as_numbers() -> None:

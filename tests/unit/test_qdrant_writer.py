@@ -10,13 +10,13 @@ import orjson
 import pytest
 from qdrant_client import QdrantClient, models
 
-from connectors.qdrant import QdrantSinkConfig, QdrantWriter
-from connectors.qdrant.clients import borrow_local
-from connectors.qdrant.embedders import HashEmbedder, hashed_vector, register_embedder
-from connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from devstack.embeddings_server import EmbeddingsServer
-from runtime import FatalError, RawMessage, RecordFailure, RetriableError, SinkRecord, TaskContext
-from runtime.testing import write_all
+from offramp import FatalError, RawMessage, RecordFailure, RetriableError, SinkRecord, TaskContext
+from offramp.connectors.qdrant import QdrantSinkConfig, QdrantWriter
+from offramp.connectors.qdrant.clients import borrow_local
+from offramp.connectors.qdrant.embedders import HashEmbedder, hashed_vector, register_embedder
+from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
+from offramp.testing import write_all
 
 
 def _record(offset: int, key: str | None, value: Any, topic: str = "calls") -> SinkRecord:

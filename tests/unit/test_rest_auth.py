@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import main
-from runtime.config import load_worker_config
-from runtime.errors import ConfigError
-from runtime.rest.auth import AuthPolicy, check_listener, is_loopback
+from offramp.cli import main
+from offramp.config import load_worker_config
+from offramp.errors import ConfigError
+from offramp.rest.auth import AuthPolicy, check_listener, is_loopback
 
 
 def _policy(**config: object) -> AuthPolicy:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config_store import ConfigStore, merge_connectors
-from runtime.errors import ConfigError
+from offramp.config_store import ConfigStore, merge_connectors
+from offramp.errors import ConfigError
 
 
 def test_saved_connectors_and_tombstones_load_back(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_saved_connectors_and_tombstones_load_back(tmp_path: Path) -> None:
 
 def test_stored_wins_over_files_and_tombstones_skip_them() -> None:
     """A file's connector runs unless it was changed (stored wins) or deleted over REST."""
-    from runtime.config_store import StoredConnector
+    from offramp.config_store import StoredConnector
 
     files = [
         ("plain", {"v": "file"}, "plain.json"),

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from runtime.config import ConnectorSettings
-from runtime.plugin import CommaList, ConfigModel
-from runtime.rest.definitions import common_group, describe
+from offramp.config import ConnectorSettings
+from offramp.plugin import CommaList, ConfigModel
+from offramp.rest.definitions import common_group, describe
 
 
 class Model(ConfigModel):

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from pydantic import Field, SecretStr
 
-from runtime.masking import (
+from offramp.masking import (
     HIDDEN,
     SECRETS,
     SecretValues,
@@ -18,7 +18,7 @@ from runtime.masking import (
     restore_hidden,
     secret_fields,
 )
-from runtime.plugin import ConfigModel
+from offramp.plugin import ConfigModel
 
 
 class Model(ConfigModel):

@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from runtime.config import load_worker_config
-from runtime.records import TopicPartition
-from runtime.registry import PluginRegistry
-from runtime.rest.errors import ApiError
-from runtime.rest.offsets import parse_timestamp
-from runtime.rest.prometheus import render_metrics
-from runtime.task import TaskRunner
-from runtime.testing import RecordingSinkConnector
-from runtime.worker import Worker
+from offramp.config import load_worker_config
+from offramp.records import TopicPartition
+from offramp.registry import PluginRegistry
+from offramp.rest.errors import ApiError
+from offramp.rest.offsets import parse_timestamp
+from offramp.rest.prometheus import render_metrics
+from offramp.task import TaskRunner
+from offramp.testing import RecordingSinkConnector
+from offramp.worker import Worker
 
 _SAMPLE = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+$')
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.errors import ConfigError, RetriableError, ThrottledError
-from runtime.providers import resolve
-from runtime.retry import RetryPolicy
+from offramp.errors import ConfigError, RetriableError, ThrottledError
+from offramp.providers import resolve
+from offramp.retry import RetryPolicy
 
 
 def test_backoff_starts_at_300ms_doubles_and_caps_with_jitter() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.s3 import S3SinkConfig, S3SinkConnector
-from runtime.config import load_worker_config, validate_connector
-from runtime.errors import ConfigError
-from runtime.registry import PluginRegistry
+from offramp.config import load_worker_config, validate_connector
+from offramp.connectors.s3 import S3SinkConfig, S3SinkConnector
+from offramp.errors import ConfigError
+from offramp.registry import PluginRegistry
 
 BASE = {"s3.bucket.name": "archive", "flush.size": "100"}
 

@@ -13,8 +13,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from connectors.s3.errors import translate
-from runtime import FatalError, RetriableError
+from offramp import FatalError, RetriableError
+from offramp.connectors.s3.errors import translate
 
 
 def _client_error(code: str, status: int, message: str = "") -> ClientError:

@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from connectors.s3 import S3SinkConfig
-from connectors.s3.buffer import SpillBuffer
-from connectors.s3.compression import Compression
-from connectors.s3.errors import RecordEncodingError
-from connectors.s3.formats import create_format
-from runtime import RawMessage, SinkRecord
-from runtime.records import JsonTextRecord
+from offramp import RawMessage, SinkRecord
+from offramp.connectors.s3 import S3SinkConfig
+from offramp.connectors.s3.buffer import SpillBuffer
+from offramp.connectors.s3.compression import Compression
+from offramp.connectors.s3.errors import RecordEncodingError
+from offramp.connectors.s3.formats import create_format
+from offramp.records import JsonTextRecord
 
 
 def _format(**extra: str) -> Any:

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from connectors.s3 import S3SinkConfig
-from connectors.s3.errors import RecordEncodingError
-from connectors.s3.fields import FieldPath, parse_timestamp, timestamp_extractor
-from connectors.s3.naming import object_key
-from connectors.s3.partitioners import create_partitioner
-from connectors.s3.pathformat import compile_path_format
-from runtime import RawMessage, SinkRecord
+from offramp import RawMessage, SinkRecord
+from offramp.connectors.s3 import S3SinkConfig
+from offramp.connectors.s3.errors import RecordEncodingError
+from offramp.connectors.s3.fields import FieldPath, parse_timestamp, timestamp_extractor
+from offramp.connectors.s3.naming import object_key
+from offramp.connectors.s3.partitioners import create_partitioner
+from offramp.connectors.s3.pathformat import compile_path_format
 
 HOURLY = "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH"
 

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.s3 import S3SinkConfig, S3Writer
-from runtime import FatalError, RawMessage, RetriableError, SinkRecord, TopicPartition
-from runtime.testing import write_all
+from offramp import FatalError, RawMessage, RetriableError, SinkRecord, TopicPartition
+from offramp.connectors.s3 import S3SinkConfig, S3Writer
+from offramp.testing import write_all
 
 TP0, TP1 = TopicPartition("calls", 0), TopicPartition("calls", 1)
 

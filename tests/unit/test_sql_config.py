@@ -6,10 +6,15 @@ from typing import Any
 
 import pytest
 
-from connectors.sql.config import KAFKA_PK_COLUMNS, FieldMapping, SqlSinkConfig, parse_mapping
-from runtime.config import load_worker_config, validate_connector
-from runtime.errors import ConfigError
-from runtime.registry import PluginRegistry
+from offramp.config import load_worker_config, validate_connector
+from offramp.connectors.sql.config import (
+    KAFKA_PK_COLUMNS,
+    FieldMapping,
+    SqlSinkConfig,
+    parse_mapping,
+)
+from offramp.errors import ConfigError
+from offramp.registry import PluginRegistry
 
 
 def _config(**keys: Any) -> SqlSinkConfig:

@@ -9,7 +9,7 @@ import psycopg.errors
 import pytest
 import sqlalchemy as sa
 
-from connectors.sql.errors import ErrorKind, classify, database_message, sqlstate
+from offramp.connectors.sql.errors import ErrorKind, classify, database_message, sqlstate
 
 TRANSIENT, RECORD, FATAL = ErrorKind.TRANSIENT, ErrorKind.RECORD, ErrorKind.FATAL
 

@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.sql.config import SqlSinkConfig
-from connectors.sql.kinds import Kind
-from connectors.sql.rows import RowBuilder, TableBatch
-from runtime import ConversionError, FatalError, RawMessage, SinkRecord
+from offramp import ConversionError, FatalError, RawMessage, SinkRecord
+from offramp.connectors.sql.config import SqlSinkConfig
+from offramp.connectors.sql.kinds import Kind
+from offramp.connectors.sql.rows import RowBuilder, TableBatch
 
 
 def _config(**keys: Any) -> SqlSinkConfig:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.dialects import mssql, mysql, postgresql, sqlite
 
-from connectors.sql.kinds import Kind
-from connectors.sql.statements import Statements
-from runtime import FatalError
+from offramp import FatalError
+from offramp.connectors.sql.kinds import Kind
+from offramp.connectors.sql.statements import Statements
 
 
 def test_postgres_upsert_uses_on_conflict_with_excluded_values() -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.sql import SqlSinkConfig, SqlSinkConnector
-from connectors.sql.writer import SqlWriter
-from runtime import FatalError, RawMessage, SinkRecord, TaskContext, TopicPartition
-from runtime.testing import write_all
+from offramp import FatalError, RawMessage, SinkRecord, TaskContext, TopicPartition
+from offramp.connectors.sql import SqlSinkConfig, SqlSinkConnector
+from offramp.connectors.sql.writer import SqlWriter
+from offramp.testing import write_all
 
 TP = TopicPartition("calls", 0)
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConfigError, PluginNotFoundError, TransformError
-from runtime.records import Headers, RawMessage, SinkRecord
-from runtime.transforms import (
+from offramp.errors import ConfigError, PluginNotFoundError, TransformError
+from offramp.records import Headers, RawMessage, SinkRecord
+from offramp.transforms import (
     Predicate,
     Transformation,
     TransformChain,
@@ -16,8 +16,8 @@ from runtime.transforms import (
     predicate_class,
     transformation_class,
 )
-from runtime.transforms.config import ConfigReader
-from runtime.transforms.insert import InsertFieldValue
+from offramp.transforms.config import ConfigReader
+from offramp.transforms.insert import InsertFieldValue
 
 KAFKA = "org.apache.kafka.connect.transforms."
 COMPLETED = "com.example.call.completed.v1"
@@ -265,7 +265,7 @@ def test_a_failing_predicate_is_named_in_the_error() -> None:
         def apply(self, record: SinkRecord) -> SinkRecord | None:
             return None
 
-    from runtime.transforms import Stage
+    from offramp.transforms import Stage
 
     chain = TransformChain([Stage("drop", "Filter", Dropping({}), "bad", Exploding({}))])
     _, [(_, error)] = chain.apply_batch([make_record()])
@@ -343,7 +343,7 @@ def test_module_paths_do_not_resolve() -> None:
     with pytest.raises(PluginNotFoundError):
         transformation_class("os:system")
     with pytest.raises(PluginNotFoundError):
-        transformation_class("runtime.transforms.filter.Filter")
+        transformation_class("offramp.transforms.filter.Filter")
 
 
 def test_available_plugins_lists_every_class_once_by_kafka_name() -> None:

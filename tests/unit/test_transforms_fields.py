@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.records import RawMessage, SinkRecord
-from runtime.transforms import Transformation, transformation_class
-from runtime.transforms.schema import TIMESTAMP_SCHEMA
+from offramp.errors import ConfigError
+from offramp.records import RawMessage, SinkRecord
+from offramp.transforms import Transformation, transformation_class
+from offramp.transforms.schema import TIMESTAMP_SCHEMA
 
 TIMESTAMP_MS = 1_700_000_000_000
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.records import Headers, RawMessage, SinkRecord
-from runtime.transforms import Predicate, Transformation, predicate_class, transformation_class
+from offramp.errors import ConfigError
+from offramp.records import Headers, RawMessage, SinkRecord
+from offramp.transforms import Predicate, Transformation, predicate_class, transformation_class
 
 CE_TYPE = "com.example.call.completed.v1"
 

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.records import RawMessage, SinkRecord
-from runtime.transforms import Transformation, transformation_class
-from runtime.transforms.java_dates import JavaDateFormat
-from runtime.transforms.java_regex import (
+from offramp.errors import ConfigError
+from offramp.records import RawMessage, SinkRecord
+from offramp.transforms import Transformation, transformation_class
+from offramp.transforms.java_dates import JavaDateFormat
+from offramp.transforms.java_regex import (
     compile_java_regex,
     expand_java_replacement,
     parse_java_replacement,
 )
-from runtime.transforms.schema import DATE_SCHEMA, TIMESTAMP_SCHEMA
+from offramp.transforms.schema import DATE_SCHEMA, TIMESTAMP_SCHEMA
 
 MOMENT = datetime(2024, 3, 5, 14, 7, 9, 123456, tzinfo=UTC)
 MOMENT_MS = 1_709_647_629_123

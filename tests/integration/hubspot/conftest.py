@@ -9,7 +9,7 @@ import pytest
 
 from devstack.hubspot_stub import HubSpotStub
 from devstack.kafka import KafkaBroker
-from runtime.worker import Worker
+from offramp.worker import Worker
 from tests.integration.runtime_support import committed, make_worker, sink_config
 
 

@@ -10,8 +10,8 @@ import orjson
 
 from devstack.hubspot_stub import ALL_SCOPES, HubSpotStub
 from devstack.kafka import KafkaBroker
-from runtime.testing import read_dead_letters
-from runtime.worker import Worker
+from offramp.testing import read_dead_letters
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.hubspot.conftest import committed_offsets, hubspot_config
 from tests.integration.runtime_support import dead_letters_to

@@ -10,7 +10,7 @@ import orjson
 
 from devstack.hubspot_stub import HubSpotStub
 from devstack.kafka import KafkaBroker
-from runtime.worker import Worker
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.hubspot.conftest import committed_offsets, hubspot_config
 

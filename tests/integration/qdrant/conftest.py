@@ -19,7 +19,7 @@ import pytest
 
 from devstack.embeddings_server import EmbeddingsServer
 from devstack.kafka import KafkaBroker
-from runtime.worker import Worker
+from offramp.worker import Worker
 from tests.integration.runtime_support import make_worker
 
 collect_ignore = (

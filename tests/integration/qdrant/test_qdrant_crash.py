@@ -16,9 +16,9 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from qdrant_client import QdrantClient
 
-from connectors.qdrant.clients import local_storage_in_use
-from connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from devstack.kafka import KafkaBroker
+from offramp.connectors.qdrant.clients import local_storage_in_use
+from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import committed, start_standalone_worker
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from connectors.qdrant.clients import borrow_local
 from devstack.generator import CALL_COMPLETED, produce_calls
 from devstack.kafka import KafkaBroker
-from runtime.worker import Worker
+from offramp.connectors.qdrant.clients import borrow_local
+from offramp.worker import Worker
 from tests.conftest import wait_for
 from tests.integration.qdrant.support import qdrant_config
 from tests.integration.runtime_support import ONLY_COMPLETED, committed

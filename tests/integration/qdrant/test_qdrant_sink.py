@@ -12,16 +12,16 @@ import pytest
 from confluent_kafka import KafkaException
 from qdrant_client import models
 
-from connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector
-from connectors.qdrant.clients import borrow_local
-from connectors.qdrant.embedders import hashed_vector
-from connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from devstack.embeddings_server import EmbeddingsServer
 from devstack.generator import CALL_COMPLETED, produce_calls
 from devstack.kafka import KafkaBroker
-from runtime.task import TaskState
-from runtime.testing import read_dead_letters
-from runtime.worker import Worker
+from offramp.connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector
+from offramp.connectors.qdrant.clients import borrow_local
+from offramp.connectors.qdrant.embedders import hashed_vector
+from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
+from offramp.task import TaskState
+from offramp.testing import read_dead_letters
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.qdrant.support import qdrant_config
 from tests.integration.runtime_support import ONLY_COMPLETED, committed, dead_letters_to

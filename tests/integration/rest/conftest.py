@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from devstack.kafka import KafkaBroker
-from runtime.rest.server import RestServer
-from runtime.worker import Worker
+from offramp.rest.server import RestServer
+from offramp.worker import Worker
 from tests.integration.runtime_support import make_worker
 
 

@@ -18,7 +18,7 @@ _LISTENING = re.compile(r"REST API listening on (\S+)")
 
 
 class StandaloneWorker:
-    """``python -m runtime.cli standalone worker.json [connectors…]`` with its log in a
+    """``python -m offramp.cli standalone worker.json [connectors…]`` with its log in a
     file; ``url`` is read from the log line naming the port it bound."""
 
     def __init__(self, directory: Path, worker: dict[str, Any], connectors: list[Path]) -> None:
@@ -37,7 +37,7 @@ class StandaloneWorker:
                 [
                     sys.executable,
                     "-m",
-                    "runtime.cli",
+                    "offramp.cli",
                     "standalone",
                     str(self.worker_file),
                     *map(str, self.connectors),

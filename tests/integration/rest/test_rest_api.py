@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 
 from devstack.kafka import KafkaBroker
-from runtime.config import load_worker_config
-from runtime.rest.server import RestServer
-from runtime.testing import recordings
-from runtime.worker import Worker
+from offramp.config import load_worker_config
+from offramp.rest.server import RestServer
+from offramp.testing import recordings
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import sink_config
 
@@ -33,7 +33,7 @@ def test_validate_answers_200_with_every_error_under_its_key_and_the_definitions
     answer = client.put("/connector-plugins/recording/config/validate", json=bad)
     assert answer.status_code == 200, answer.text
     result = answer.json()
-    assert result["name"] == "runtime.testing:RecordingSinkConnector"
+    assert result["name"] == "offramp.testing:RecordingSinkConnector"
     configs = _configs(result)
     assert configs["tasks.max"]["value"]["errors"] and configs["tasks.max"]["value"]["value"] == "0"
     assert configs["errors.tolerance"]["value"]["recommended_values"] == ["none", "all"]
@@ -66,7 +66,7 @@ def test_plugins_are_listed_with_their_config_definitions(client: httpx.Client) 
     transformations and predicates); /config gives each key's definition."""
     sinks = client.get("/connector-plugins").json()
     assert {
-        "class": "connectors.file:FileSinkConnector",
+        "class": "offramp.connectors.file:FileSinkConnector",
         "type": "sink",
         "version": "0.1.0",
     } in sinks
@@ -74,7 +74,7 @@ def test_plugins_are_listed_with_their_config_definitions(client: httpx.Client) 
     everything = client.get("/connector-plugins", params={"connectorsOnly": "false"}).json()
     assert {"sink", "converter", "transformation", "predicate"} == {p["type"] for p in everything}
     assert any(p["class"] == "org.apache.kafka.connect.transforms.Filter" for p in everything)
-    for name in ("file", "connectors.file:FileSinkConnector", "FileSinkConnector"):
+    for name in ("file", "offramp.connectors.file:FileSinkConnector", "FileSinkConnector"):
         definitions = client.get(f"/connector-plugins/{name}/config").json()
         by_name = {d["name"]: d for d in definitions}
         assert by_name["file"]["required"] is True and by_name["file"]["type"] == "STRING"

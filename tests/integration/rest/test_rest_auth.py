@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from devstack.kafka import KafkaBroker
-from runtime.rest.server import RestServer
+from offramp.rest.server import RestServer
 from tests.integration.runtime_support import make_worker, sink_config
 
 Serve = Callable[..., tuple[RestServer, httpx.Client]]

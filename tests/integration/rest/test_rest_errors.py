@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from runtime.worker import Worker
+from offramp.worker import Worker
 from tests.conftest import wait_for
 from tests.integration.runtime_support import sink_config
 

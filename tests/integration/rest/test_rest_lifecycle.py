@@ -10,8 +10,8 @@ import httpx
 import orjson
 
 from devstack.kafka import KafkaBroker
-from runtime.testing import recordings
-from runtime.worker import Worker
+from offramp.testing import recordings
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import sink_config
 

@@ -9,7 +9,7 @@ import orjson
 from confluent_kafka import Producer
 
 from devstack.kafka import KafkaBroker
-from runtime.testing import recordings
+from offramp.testing import recordings
 from tests.conftest import wait_for
 from tests.integration.runtime_support import committed, sink_config
 

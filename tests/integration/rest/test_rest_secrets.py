@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import Field, SecretStr
 
-from runtime import (
+from offramp import (
     BatchWriter,
     ConfigModel,
     FatalError,
@@ -18,7 +18,7 @@ from runtime import (
     SinkRecord,
     TaskContext,
 )
-from runtime.worker import Worker
+from offramp.worker import Worker
 from tests.conftest import wait_for
 from tests.integration.runtime_support import sink_config
 

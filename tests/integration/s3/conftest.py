@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from connectors.s3 import S3SinkConnector
 from devstack.kafka import KafkaBroker
 from devstack.s3 import S3Server
-from runtime.worker import Worker
+from offramp.connectors.s3 import S3SinkConnector
+from offramp.worker import Worker
 from tests.integration.runtime_support import make_worker
 
 if TYPE_CHECKING:

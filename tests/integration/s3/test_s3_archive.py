@@ -13,8 +13,8 @@ import orjson
 from devstack.generator import produce_calls
 from devstack.kafka import KafkaBroker
 from devstack.s3 import S3Server
-from runtime.testing import read_dead_letters
-from runtime.worker import Worker
+from offramp.testing import read_dead_letters
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import committed, dead_letters_to
 from tests.integration.s3.support import archive, body, keys, records, s3_sink

@@ -11,12 +11,12 @@ import boto3
 import orjson
 import pytest
 
-from connectors.s3 import S3SinkConfig, S3SinkConnector
 from devstack.kafka import KafkaBroker
 from devstack.s3 import REGION, S3Server
-from runtime import FatalError
-from runtime.task import TaskState
-from runtime.worker import Worker
+from offramp import FatalError
+from offramp.connectors.s3 import S3SinkConfig, S3SinkConnector
+from offramp.task import TaskState
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import committed
 from tests.integration.s3.support import keys, s3_sink

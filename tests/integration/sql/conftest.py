@@ -10,7 +10,7 @@ import pytest
 
 from devstack.kafka import KafkaBroker
 from devstack.mariadb import MariaDBServer
-from runtime.worker import Worker
+from offramp.worker import Worker
 from tests.integration.runtime_support import make_worker
 
 

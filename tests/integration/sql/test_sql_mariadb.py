@@ -10,11 +10,11 @@ import orjson
 import pymysql
 import pytest
 
-from connectors.sql import SqlSinkConfig, SqlSinkConnector
 from devstack.kafka import KafkaBroker
 from devstack.mariadb import MariaDBServer
-from runtime.testing import read_dead_letters
-from runtime.worker import Worker
+from offramp.connectors.sql import SqlSinkConfig, SqlSinkConnector
+from offramp.testing import read_dead_letters
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import dead_letters_to
 from tests.integration.sql.support import group_offsets, offsets_agree, sql_config

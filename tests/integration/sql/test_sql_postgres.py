@@ -9,12 +9,12 @@ import orjson
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from connectors.sql import SqlSinkConfig, SqlSinkConnector
 from devstack.generator import CALL_COMPLETED, call_events
 from devstack.kafka import KafkaBroker
 from devstack.postgres import PostgresServer
-from runtime.testing import read_dead_letters
-from runtime.worker import Worker
+from offramp.connectors.sql import SqlSinkConfig, SqlSinkConnector
+from offramp.testing import read_dead_letters
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import ONLY_COMPLETED, dead_letters_to
 from tests.integration.sql.support import (

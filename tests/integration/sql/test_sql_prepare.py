@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.sql import SqlSinkConfig, SqlSinkConnector
-from connectors.sql.bulk import CopyBulk
-from connectors.sql.rows import Segment, TableBatch
-from connectors.sql.writer import SqlWriter
 from devstack.postgres import PostgresServer
-from runtime import RawMessage, SinkRecord, TaskContext, TopicPartition
+from offramp import RawMessage, SinkRecord, TaskContext, TopicPartition
+from offramp.connectors.sql import SqlSinkConfig, SqlSinkConnector
+from offramp.connectors.sql.bulk import CopyBulk
+from offramp.connectors.sql.rows import Segment, TableBatch
+from offramp.connectors.sql.writer import SqlWriter
 from tests.integration.sql.support import PgConnection
 
 AWKWARD = [

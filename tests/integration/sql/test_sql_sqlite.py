@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from devstack.kafka import KafkaBroker
-from runtime.testing import read_dead_letters
-from runtime.worker import Worker
+from offramp.testing import read_dead_letters
+from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import dead_letters_to
 from tests.integration.sql.support import group_offsets, sql_config

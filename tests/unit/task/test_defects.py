@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from runtime import (
+from offramp import (
     BatchError,
     BatchWriter,
     ConfigModel,
@@ -36,10 +36,10 @@ from runtime import (
     TaskContext,
     TopicPartition,
 )
-from runtime.config import load_worker_config, validate_connector
-from runtime.registry import PluginRegistry
-from runtime.task import TaskRunner
-from runtime.testing import CommitResult, ScriptedConsumer, ScriptedProducer
+from offramp.config import load_worker_config, validate_connector
+from offramp.registry import PluginRegistry
+from offramp.task import TaskRunner
+from offramp.testing import CommitResult, ScriptedConsumer, ScriptedProducer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -25,8 +25,8 @@ from typing import Any, Protocol, TypeVar
 import hypothesis.strategies as st
 from hypothesis import given, note, settings
 
-from runtime.records import TopicPartition
-from runtime.task.ledger import OffsetLedger
+from offramp.records import TopicPartition
+from offramp.task.ledger import OffsetLedger
 
 Ex = TypeVar("Ex")
 
