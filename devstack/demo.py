@@ -3,7 +3,8 @@
 Starts a real Kafka broker, runs ``offramp standalone configs/worker.json
 configs/connectors`` as a separate process, produces sample ``call.completed``
 CloudEvents and prints what every sink received. Each sink contributes a
-``DemoSection`` (start its service, say when the sink has everything, summarise it).
+``DemoSection`` (start its service, say when the sink has everything, summarise it;
+see ``devstack.demo_base``).
 """
 
 from __future__ import annotations
@@ -16,38 +17,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import orjson
 
-from devstack.generator import CALL_COMPLETED, Event, produce_calls
+from devstack.demo_base import DemoContext, DemoSection
+from devstack.demo_hubspot import HubSpotSection
+from devstack.demo_qdrant import QdrantSection
+from devstack.demo_s3 import S3Section
+from devstack.demo_sql import SqlSection
+from devstack.generator import produce_calls
 from devstack.kafka import KafkaBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 3000
-
-
-@dataclass
-class DemoContext:
-    bootstrap: str
-    workdir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-
-    @property
-    def completed(self) -> list[Event]:
-        return [e for e in self.events if e.ce_type == CALL_COMPLETED]
-
-
-class DemoSection(Protocol):
-    title: str
-
-    def setup(self, ctx: DemoContext) -> None: ...
-    def ready(self, ctx: DemoContext) -> bool: ...
-    def report(self, ctx: DemoContext) -> str: ...
-    def teardown(self) -> None: ...
 
 
 class FileSection:
@@ -78,11 +61,6 @@ class FileSection:
 
 
 def sections() -> list[DemoSection]:
-    from devstack.demo_hubspot import HubSpotSection
-    from devstack.demo_qdrant import QdrantSection
-    from devstack.demo_s3 import S3Section
-    from devstack.demo_sql import SqlSection
-
     return [FileSection(), HubSpotSection(), QdrantSection(), S3Section(), SqlSection()]
 
 

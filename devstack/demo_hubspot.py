@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from devstack.demo import DemoContext
+from devstack.demo_base import DemoContext
 from devstack.hubspot_stub import ALL_SCOPES, HubSpotStub
 
 TOKEN = "demo-token"

@@ -20,7 +20,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from qdrant_client import QdrantClient
 
-from devstack.demo import DemoContext
+from devstack.demo_base import DemoContext
 from devstack.embeddings_server import EmbeddingsServer
 from offramp.connectors.qdrant.openai_embedder import OpenAIEmbedder
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from devstack.demo import DemoContext
+from devstack.demo_base import DemoContext
 from devstack.s3 import ACCESS_KEY, SECRET_KEY, S3Server
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import psycopg
 
-from devstack.demo import DemoContext
+from devstack.demo_base import DemoContext
 from devstack.postgres import PostgresServer
 
 TABLE = "billing_calls"  # the config's table.name.format
