@@ -1,7 +1,8 @@
 """Which connector plug-ins exist: the ``offramp.connectors`` entry points, and nothing else.
 
 A connector config names a plug-in by its alias (the entry point's name, ``sql``) or by
-its full ``package.module:Class`` (the entry point's value). Only registered plug-ins
+its full ``package.module:Class`` (the entry point's value); a built-in also by the
+Kafka Connect class it stands in for (``offramp.connect_names``). Only registered plug-ins
 resolve, so a config can never make the worker import an arbitrary module.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
+from offramp.connect_names import connect_alias
 from offramp.errors import PluginNotFoundError
 from offramp.plugin import SinkConnector
 
@@ -104,6 +106,9 @@ class PluginRegistry:
         for info in self._by_alias.values():
             if info.class_name == name:
                 return info
+        alias = connect_alias(name)
+        if alias is not None and alias != name:  # a Kafka Connect class name
+            return self._get(alias)
         for old, new in RENAMED:
             if name.startswith(old) and ":" in name:
                 info = self._get(new + name[len(old) :])

@@ -1,0 +1,38 @@
+"""Kafka Connect's class names for the built-in connectors.
+
+A config brought from Kafka Connect names its connector by the Java class
+(``io.confluent.connect.jdbc.JdbcSinkConnector``); offramp's built-in plug-in that does
+the same job answers to it. Kafka Connect also accepts a class's simple name, with or
+without the ``Connector`` suffix (``JdbcSinkConnector``, ``JdbcSink``), so these do too.
+The names only point at aliases: the plug-in is still looked up, and must be installed,
+like any other, and the listing shows it once, under its own name.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KAFKA_CONNECT_CLASSES", "connect_alias"]
+
+KAFKA_CONNECT_CLASSES: dict[str, str] = {
+    "io.confluent.connect.jdbc.JdbcSinkConnector": "sql",
+    "io.confluent.connect.s3.S3SinkConnector": "s3",
+    "io.qdrant.kafka.QdrantSinkConnector": "qdrant",
+    "org.apache.kafka.connect.file.FileStreamSinkConnector": "file",
+}
+"""Kafka Connect class name → the alias of the built-in plug-in that does its job."""
+
+
+def _short_names() -> dict[str, str]:
+    short: dict[str, str] = {}
+    for class_name, alias in KAFKA_CONNECT_CLASSES.items():
+        simple = class_name.rpartition(".")[2]
+        short[simple] = alias
+        short[simple.removesuffix("Connector")] = alias
+    return short
+
+
+_BY_NAME = {**KAFKA_CONNECT_CLASSES, **_short_names()}
+
+
+def connect_alias(name: str) -> str | None:
+    """The built-in alias a Kafka Connect class name (full or simple) stands for."""
+    return _BY_NAME.get(name.strip())
