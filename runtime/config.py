@@ -4,8 +4,9 @@ A connector config is one flat ``{str: value}`` map. Keys the runtime owns (``to
 ``errors.*``, ``batch.*``…) are checked by ``ConnectorSettings``; the families
 ``transforms.*``, ``predicates.*``, ``consumer.override.*``, ``key.converter.*`` and
 ``value.converter.*`` are passed on; every other key belongs to the plug-in's own
-model, which refuses keys it doesn't know. Validation collects every error, with its
-key, before anything starts.
+model, which refuses keys it doesn't know (those of the Kafka Connect connector it
+stands in for with a reason each: ``offramp.connect_names.refusals``). Validation
+collects every error, with its key, before anything starts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
+from offramp.connect_names import refusals
 from offramp.converters import Converter, create_converter
 from offramp.errors import ConfigError
 from offramp.plugin import CommaList, ConfigModel
@@ -462,8 +464,14 @@ def validate_connector(
         except ConfigError as exc:
             errors.extend(exc.errors)
     if plugin is not None:
+        model = plugin.connector.config_model
+        refused = refusals(model, own)
+        errors.extend(refused)
+        refused_names = {key for key, _ in refused}
         try:
-            plugin_config = plugin.connector.config_model.model_validate(own)
+            plugin_config = model.model_validate(
+                {k: v for k, v in own.items() if k not in refused_names}
+            )
         except ValidationError as exc:
             errors.extend(pydantic_errors(exc))
     elif own and class_name:

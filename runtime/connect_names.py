@@ -10,7 +10,11 @@ like any other, and the listing shows it once, under its own name.
 
 from __future__ import annotations
 
-__all__ = ["KAFKA_CONNECT_CLASSES", "connect_alias"]
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel
+
+__all__ = ["KAFKA_CONNECT_CLASSES", "connect_alias", "refusals"]
 
 KAFKA_CONNECT_CLASSES: dict[str, str] = {
     "io.confluent.connect.jdbc.JdbcSinkConnector": "sql",
@@ -36,3 +40,30 @@ _BY_NAME = {**KAFKA_CONNECT_CLASSES, **_short_names()}
 def connect_alias(name: str) -> str | None:
     """The built-in alias a Kafka Connect class name (full or simple) stands for."""
     return _BY_NAME.get(name.strip())
+
+
+def refusals(model: type[BaseModel], keys: Iterable[str]) -> list[tuple[str, str]]:
+    """``(key, why)`` for each of ``keys`` the plug-in's model refuses by name.
+
+    A model lists the keys of the Kafka Connect connector it stands in for that it
+    doesn't support as ``refused_keys: ClassVar[dict[str, str]]`` (key → why; a key
+    ending in ``*`` is a prefix), so such a config is refused with a reason for each
+    key instead of a bare "unknown configuration key". The model's own fields win.
+    """
+    table: Mapping[str, str] = getattr(model, "refused_keys", None) or {}
+    if not table:
+        return []
+    own = {field.alias or name for name, field in model.model_fields.items()}
+    out = []
+    for key in keys:
+        if key in own:
+            continue
+        reason = table.get(key)
+        if reason is None:
+            reason = next(
+                (why for k, why in table.items() if k.endswith("*") and key.startswith(k[:-1])),
+                None,
+            )
+        if reason is not None:
+            out.append((key, reason))
+    return out
