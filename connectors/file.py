@@ -65,11 +65,12 @@ class FileSinkConnector(SinkConnector[FileSinkConfig]):
 
     config_model = FileSinkConfig
     description = "Appends one line per record to a local file"
+    check_at_start = True  # one access() call
 
     def check(self, config: FileSinkConfig) -> str:
         directory = os.path.dirname(os.path.abspath(config.file))
         if not os.access(directory, os.W_OK):
-            raise FatalError(f"directory {directory} is not writable")
+            raise FatalError(f"directory {directory} is not writable", key="file")
         return f"{config.file} is writable"
 
     def create_writer(self, config: FileSinkConfig, context: TaskContext) -> BatchWriter:

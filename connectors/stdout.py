@@ -33,6 +33,7 @@ class StdoutSinkConnector(SinkConnector[StdoutSinkConfig]):
 
     config_model = StdoutSinkConfig
     description = "Prints one line per record to standard output"
+    check_at_start = True
 
     def check(self, config: StdoutSinkConfig) -> str:
         return "standard output is available"

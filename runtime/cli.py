@@ -27,7 +27,8 @@ from offramp.config import (
     validate_connector,
 )
 from offramp.config_store import ConfigStore, PlannedConnector, StoredConnector, merge_connectors
-from offramp.errors import ConfigError, OfframpError
+from offramp.errors import ConfigError
+from offramp.plugin import check_errors
 from offramp.registry import PluginRegistry
 
 __all__ = ["main"]
@@ -136,13 +137,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_error(args.connector, exc)
         return 1
+    if args.check:  # as config/validate?check=true: a failure is an error on its key
+        found, errors = check_errors(config.plugin.connector(), config.plugin_config, raw)
+        if errors:
+            _print_config_error(args.connector, ConfigError(errors))
+            return 1
     print(f"{args.connector}: connector {name!r} ({config.plugin.alias}) is valid")
     if args.check:
-        try:
-            found = config.plugin.connector().check(config.plugin_config)
-        except OfframpError as exc:
-            print(f"check failed: {exc}", file=sys.stderr)
-            return 1
         print(f"check: {found}")
     return 0
 

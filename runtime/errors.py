@@ -119,4 +119,12 @@ class BatchError(SinkError):
 
 
 class FatalError(SinkError):
-    """The task cannot continue (auth, missing resources, bad settings)."""
+    """The task cannot continue (auth, missing resources, bad settings).
+
+    ``key`` names the config key at fault when there is one (``webhook.url``): a
+    ``check()`` that raises this during validation reports it under that key.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key

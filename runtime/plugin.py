@@ -21,13 +21,15 @@ connector config by its short alias or its ``module:Class`` path.
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from offramp.errors import FatalError, OfframpError
 from offramp.records import SinkRecord, TopicPartition
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "RecordFailure",
     "SinkConnector",
     "TaskContext",
+    "check_errors",
     "dotted",
 ]
 
@@ -157,6 +160,32 @@ class BatchWriter(ABC):
         """The task is stopping: release clients and connections."""
 
 
+def check_errors(
+    connector: SinkConnector[Any], config: ConfigModel, given: Iterable[str] = ()
+) -> tuple[str, list[tuple[str, str]]]:
+    """Run ``connector.check(config)`` for a validation: (what it found, []) or ("",
+    [(key, reason)]). The key is the ``FatalError``'s own, else the first config key
+    (of the model's and the ``given`` ones) its message names, else ``connector.class``.
+    """
+    try:
+        return connector.check(config), []
+    except Exception as exc:
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, OfframpError):
+            message = f"{type(exc).__name__}: {message}"
+        key = exc.key if isinstance(exc, FatalError) else None
+        if not key:
+            own = {info.alias or name for name, info in type(config).model_fields.items()}
+            keys = {k for k in own | set(given) if "." in k}
+            named = [(m.start(), k) for k in keys if (m := _named(k).search(message))]
+            key = min(named)[1] if named else "connector.class"
+        return "", [(key, f"check failed: {message}")]
+
+
+def _named(key: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.]){re.escape(key)}(?![\w.]*\w)")
+
+
 class SinkConnector(ABC, Generic[ConfigT]):
     """A connector plug-in: a config model, a writer factory and an optional check."""
 
@@ -164,9 +193,18 @@ class SinkConnector(ABC, Generic[ConfigT]):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = ""
 
+    check_at_start: ClassVar[bool] = False
+    """True makes every task run ``check`` before it builds its writer (a ``FatalError``
+    fails the task with its message). For checks that are cheap and local (a directory
+    is writable); a check that calls the target would turn an outage the writer rides
+    out with retries into a failed task."""
+
     def check(self, config: ConfigT) -> str:
         """Test the connection with these settings; return what was found (a version,
-        a bucket, a portal). Raise ``FatalError`` with a clear message if unusable."""
+        a bucket, a portal). Raise ``FatalError`` with a clear message if unusable
+        (``key=`` names the config key at fault). Runs on request (``config/validate
+        ?check=true``, ``offramp validate --check``) and, with ``check_at_start``, when
+        a task starts."""
         return "no check implemented"
 
     @abstractmethod

@@ -19,6 +19,7 @@ from pydantic import BaseModel, SecretStr
 from offramp.config import ConnectorSettings
 from offramp.errors import ConfigError
 from offramp.masking import HIDDEN, mask_value
+from offramp.plugin import check_errors
 from offramp.registry import PluginInfo
 from offramp.rest.shapes import as_config_string
 from offramp.worker import Worker
@@ -140,15 +141,24 @@ def _synthetic(key: str, order: int) -> dict[str, Any]:
     }
 
 
-def validation_result(worker: Worker, plugin: PluginInfo, raw: Mapping[str, Any]) -> dict[str, Any]:
+def validation_result(
+    worker: Worker, plugin: PluginInfo, raw: Mapping[str, Any], check: bool = False
+) -> dict[str, Any]:
     """``PUT /connector-plugins/{p}/config/validate``: the same validation as create and
-    update, every error under its key, every given value (secrets masked)."""
+    update, every error under its key, every given value (secrets masked). With
+    ``check``, a config without errors is also given to the plug-in's ``check()``: what
+    it found is the answer's ``check``, its failure an error under the key it names."""
     name = str(raw.get("name") or "")
     errors: list[tuple[str, str]] = []
+    found: str | None = None
     try:
-        worker.validate(name, raw)
+        config = worker.validate(name, raw)
     except ConfigError as exc:
         errors = exc.errors
+    else:
+        if check:
+            text, errors = check_errors(config.plugin.connector(), config.plugin_config, raw)
+            found = None if errors else text
     by_key: dict[str, list[str]] = {}
     for key, reason in errors:
         by_key.setdefault(key, []).append(reason)
@@ -179,9 +189,12 @@ def validation_result(worker: Worker, plugin: PluginInfo, raw: Mapping[str, Any]
     groups = [g for g in COMMON_GROUPS if g in present]
     groups += sorted(present - set(COMMON_GROUPS) - {OTHER_GROUP})
     groups += [OTHER_GROUP] if OTHER_GROUP in present else []
-    return {
+    result: dict[str, Any] = {
         "name": plugin.class_name,
         "error_count": len(errors),
         "groups": groups,
         "configs": configs,
     }
+    if check:
+        result["check"] = found  # None when it failed or did not run; secrets: layer 3
+    return result

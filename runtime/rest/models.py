@@ -180,6 +180,11 @@ class ValidationResult(BaseModel):
     error_count: int
     groups: list[str]
     configs: list[ConfigInfo]
+    check: str | None = Field(
+        None,
+        description="offramp: with ?check=true, what the plug-in's check() found (null "
+        "when the config has errors or the check failed: its error is under its key)",
+    )
 
 
 class LoggerLevel(BaseModel):

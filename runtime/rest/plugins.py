@@ -9,8 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
-import offramp
-from offramp.converters import converter_names
+from offramp.converters import CONVERTER_PLUGINS
 from offramp.errors import ConfigError
 from offramp.registry import PluginInfo, PluginRegistry
 from offramp.rest.definitions import plugin_definitions, validation_result
@@ -70,11 +69,10 @@ def list_plugins(
         {"class": p.class_name, "type": "sink", "version": p.version} for p in plugins
     ]
     if not connectors_only:
-        entries += [
-            {"class": name, "type": "converter", "version": offramp.__version__}
-            for name in sorted(converter_names())
-        ]
-        entries += available_plugins()
+        # Kafka Connect's order: connectors, converters, transformations, predicates.
+        entries += sorted(CONVERTER_PLUGINS.listing(), key=lambda entry: entry["class"])
+        entries += [e for e in available_plugins() if e["type"] == "transformation"]
+        entries += [e for e in available_plugins() if e["type"] == "predicate"]
     return JSONBody(entries)
 
 
@@ -96,7 +94,16 @@ def plugin_config(plugin: str, worker: WorkerDep) -> Response:
     },
 )
 def validate_config(
-    plugin: str, worker: WorkerDep, config: Annotated[dict[str, ConfigValue], Body()]
+    plugin: str,
+    worker: WorkerDep,
+    config: Annotated[dict[str, ConfigValue], Body()],
+    check: Annotated[
+        bool,
+        Query(
+            description="offramp: also run the plug-in's check() on a valid config "
+            "(its failure is an error under the key it names, else connector.class)"
+        ),
+    ] = False,
 ) -> Response:
     info = find_plugin(worker.registry, plugin)
     raw: dict[str, Any] = {k: as_config_string(v) for k, v in config.items()}
@@ -113,4 +120,4 @@ def validate_config(
                 400,
                 f"Included connector type {given} does not match request type {plugin}",
             )
-    return JSONBody(validation_result(worker, info, raw))
+    return JSONBody(validation_result(worker, info, raw, check))

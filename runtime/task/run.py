@@ -71,7 +71,10 @@ class TaskRun:
         context = TaskContext(
             cfg.name, task.task_id, cfg.raw, logging.getLogger(f"offramp.connector.{cfg.name}")
         )
-        self.writer: BatchWriter = cfg.plugin.connector().create_writer(cfg.plugin_config, context)
+        connector = cfg.plugin.connector()
+        if connector.check_at_start:  # a cheap check: its FatalError fails the task here
+            log.info("task %s: %s", self.name, connector.check(cfg.plugin_config))
+        self.writer: BatchWriter = connector.create_writer(cfg.plugin_config, context)
 
     # ----- build, run, shut down ----------------------------------------------------
 
