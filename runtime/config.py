@@ -491,6 +491,8 @@ def validate_connector(
                 (f"{part}.converter.{k}" if k and "converter" not in k else k, r)
                 for k, r in exc.errors
             )
+        except Exception as exc:  # a third-party converter's own bug: still an answer
+            errors.append((f"{part}.converter", f"{cname} failed to start: {exc!r}"))
 
     chain: TransformChain | None = None
     try:

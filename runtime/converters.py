@@ -1,7 +1,9 @@
 """Converters turn a message's key or value bytes into the Python value a sink sees.
 
 Kafka Connect's names work (``org.apache.kafka.connect.json.JsonConverter``) as do short
-ones (``json``, ``string``, ``bytearray``, ``cloudevents``). Each converter works on a
+ones (``json``, ``string``, ``bytearray``, ``cloudevents``); third-party converters come
+from the entry-point group ``offramp.converters`` (a ``Converter`` subclass, named by
+the entry point's name or its ``module:Class``). Each converter works on a
 whole batch at once: the common case is one list comprehension over the batch, and
 only when it raises do we go record by record to find which ones failed.
 """
@@ -9,19 +11,22 @@ only when it raises do we go record by record to find which ones failed.
 from __future__ import annotations
 
 import base64
-import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import orjson
 import simdjson
 
-from offramp.errors import ConfigError, ConversionError
+from offramp.errors import ConfigError, ConversionError, PluginNotFoundError
+from offramp.extensions import ExtensionGroup
+from offramp.plugin import ConfigModel
+from offramp.plugin_config import read_config
 from offramp.records import Headers
 
 __all__ = [
+    "CONVERTER_PLUGINS",
     "KEPT_AS_TEXT",
     "ByteArrayConverter",
     "CloudEventsConverter",
@@ -49,11 +54,25 @@ class ConvertedBatch:
 
 
 class Converter(ABC):
-    """Converts the key (``is_key``) or value bytes of a batch of messages."""
+    """Converts the key (``is_key``) or value bytes of a batch of messages.
+
+    ``config`` is the converter's own keys (``value.converter.`` stripped). A converter
+    declaring a ``config_model`` gets them validated as a connector's config is (a bad
+    or unknown key is a ``ConfigError`` naming ``value.converter.<key>``), as
+    ``self.settings``; the built-ins read ``config`` themselves and ignore keys they
+    don't know, as Kafka Connect's do.
+    """
+
+    config_model: ClassVar[type[ConfigModel] | None] = None
+    settings: ConfigModel
+    version: ClassVar[str | None] = None
+    """Listed by ``/connector-plugins``; None lists the installed distribution's."""
 
     def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
         self.config = config
         self.is_key = is_key
+        if self.config_model is not None:
+            self.settings = read_config(self.config_model, config)
 
     @abstractmethod
     def convert(self, data: bytes | None, headers: Headers | None) -> Any:
@@ -315,29 +334,37 @@ def _decode_data(data: bytes | None, content_type: bytes) -> Any:
     return data
 
 
-_BUILT_IN: dict[str, Callable[[Mapping[str, Any], bool], Converter]] = {
-    "json": JsonConverter,
+_BUILT_IN: dict[str, type[Converter]] = {
     "org.apache.kafka.connect.json.JsonConverter": JsonConverter,
-    "string": StringConverter,
+    "json": JsonConverter,
     "org.apache.kafka.connect.storage.StringConverter": StringConverter,
-    "bytearray": ByteArrayConverter,
+    "string": StringConverter,
     "org.apache.kafka.connect.converters.ByteArrayConverter": ByteArrayConverter,
-    "cloudevents": CloudEventsConverter,
+    "bytearray": ByteArrayConverter,
     "dev.offramp.converters.CloudEventsConverter": CloudEventsConverter,
+    "cloudevents": CloudEventsConverter,
 }
+
+CONVERTER_PLUGINS: ExtensionGroup[Converter] = ExtensionGroup(
+    "converter", "offramp.converters", Converter, _BUILT_IN
+)
+"""The built-ins, then the entry points of ``offramp.converters``."""
 
 
 def converter_names() -> list[str]:
-    """Full class names of the built-in converters (for ``/connector-plugins``)."""
-    return [name for name in _BUILT_IN if "." in name]
+    """Listed class names of the converters (for ``/connector-plugins``): Kafka Connect's
+    names for the built-ins, ``module:Class`` for entry points."""
+    return [ext.class_name for ext in CONVERTER_PLUGINS.extensions()]
 
 
 def create_converter(name: str, config: Mapping[str, Any], is_key: bool) -> Converter:
-    """The converter registered as ``name``; its sub-config is ``config``."""
-    factory = _BUILT_IN.get(name.strip())
-    if factory is None:
+    """The converter registered as ``name`` (Kafka Connect name, short alias, entry point
+    alias or ``module:Class``); its sub-config is ``config``. Errors are a
+    ``ConfigError``: an unknown name under ``key.converter``/``value.converter``, a bad
+    setting under its own key (the caller adds the prefix)."""
+    try:
+        cls = CONVERTER_PLUGINS.get(name).cls
+    except PluginNotFoundError as exc:
         key = "key.converter" if is_key else "value.converter"
-        near = difflib.get_close_matches(name, list(_BUILT_IN), n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError([(key, f"unknown converter {name!r}{hint}")])
-    return factory(config, is_key)
+        raise ConfigError([(key, reason) for _, reason in exc.errors]) from None
+    return cls(config, is_key)

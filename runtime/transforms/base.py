@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from offramp.plugin import ConfigModel
 from offramp.records import SinkRecord
 from offramp.transforms.config import ConfigReader
 
@@ -33,10 +34,29 @@ class Configurable:
 
     ``config`` holds the plug-in's own keys (``transforms.<alias>.`` already stripped);
     ``key_prefix`` is only used to name the full keys in a ``ConfigError``.
+
+    Settings are declared one of two ways: a ``config_model`` (a ``ConfigModel``, as a
+    connector's; the validated instance is ``self.settings``), or read key by key in
+    ``configure``. Both may be used together.
     """
+
+    config_model: ClassVar[type[ConfigModel] | None] = None
+    """This plug-in's keys as a ``ConfigModel``; validated like a connector's config."""
+
+    settings: ConfigModel
+    """The validated ``config_model`` (narrow its type in a subclass)."""
+
+    version: ClassVar[str | None] = None
+    """Listed by ``/connector-plugins``; None lists the installed distribution's."""
 
     def __init__(self, config: Mapping[str, Any], *, key_prefix: str = "") -> None:
         reader = ConfigReader(config, key_prefix)
+        if self.config_model is not None:
+            settings = reader.model(self.config_model)
+            if settings is None:
+                reader.finish()  # raises: configure() may rely on the settings
+            else:
+                self.settings = settings
         self.configure(reader)
         reader.finish()
 

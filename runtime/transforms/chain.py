@@ -13,8 +13,10 @@
     "predicates.isCompleted.header.name": "ce-type",
     "predicates.isCompleted.pattern": "com\\.example\\.call\\.completed\\.v1"
 
-Transforms run in the listed order; a predicate-guarded one runs only on the records
-its predicate accepts (rejects, with ``negate``). A record a transform drops is gone;
+Types resolve through ``offramp.transforms.registry``: the built-ins by Kafka Connect
+name and the ``offramp.transforms``/``offramp.predicates`` entry points by alias or
+``module:Class``. Transforms run in the listed order; a predicate-guarded one runs only
+on the records its predicate accepts (rejects, with ``negate``). A record a transform drops is gone;
 a record a transform or predicate fails on is returned as a failure, with the record
 as consumed, so the runtime can dead-letter the original.
 """
@@ -220,6 +222,8 @@ def _build_predicates(
             predicates[alias] = cls(own, key_prefix=prefix)
         except ConfigError as exc:
             errors.extend(_under(prefix + "type", exc))
+        except Exception as exc:  # a third-party plug-in's own bug: still an answer
+            errors.append((prefix + "type", f"{type_name} failed to start: {exc!r}"))
     return predicates
 
 
@@ -257,6 +261,9 @@ def _build_stage(
         transform = cls(own, key_prefix=prefix)
     except ConfigError as exc:
         errors.extend(_under(prefix + "type", exc))
+        return None
+    except Exception as exc:  # a third-party plug-in's own bug: still an answer
+        errors.append((prefix + "type", f"{type_name} failed to start: {exc!r}"))
         return None
     if predicate is None and predicate_alias is not None:
         return None  # the predicate's own errors are already reported

@@ -5,6 +5,11 @@ Kafka Connect configs arrive as JSON maps whose values are usually strings (``"t
 A ``ConfigReader`` hides that difference, records every key it was asked for, and on
 ``finish`` reports the keys nobody asked for, so a typo (``static.vlaue``) fails the
 connector instead of being silently ignored.
+
+A plug-in may instead declare its keys as a ``ConfigModel``, exactly as a connector
+does: ``ConfigReader.model`` (which ``Configurable`` calls for a ``config_model``)
+validates them through ``offramp.plugin_config.read_config``, the path connector configs
+take, and its problems join the others under their full keys.
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from offramp.errors import ConfigError
+from offramp.plugin import ConfigModel
+from offramp.plugin_config import model_keys, read_config
 from offramp.transforms.java_regex import compile_java_regex
+
+ModelT = TypeVar("ModelT", bound=ConfigModel)
 
 __all__ = ["ConfigReader", "parse_bool", "split_list"]
 
@@ -135,6 +144,19 @@ class ConfigReader:
             return compile_java_regex(pattern)
         except re.error as exc:
             self.error(key, f"invalid regular expression {pattern!r}: {exc}")
+            return None
+
+    def model(self, model: type[ModelT]) -> ModelT | None:
+        """The keys ``model`` declares, validated as a connector's config is; None (and
+        each problem recorded under its full key) if they don't validate."""
+        keys = model_keys(model)
+        own = {key: value for key, value in self._config.items() if key in keys}
+        self._asked.update(own)
+        self._asked.update(info.alias for info in model.model_fields.values() if info.alias)
+        try:
+            return read_config(model, own)
+        except ConfigError as exc:
+            self.errors.extend((self.full_key(key), reason) for key, reason in exc.errors)
             return None
 
     def finish(self) -> None:

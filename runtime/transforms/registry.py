@@ -1,18 +1,18 @@
 """The names a connector config may use for transforms and predicates.
 
-Each plug-in answers to its Kafka Connect class name
-(``org.apache.kafka.connect.transforms.InsertField$Value``) and to the short form after
-the last dot (``InsertField$Value``). Only the names listed here resolve: a config can't
-make the runtime import an arbitrary module.
+Each built-in answers to its Kafka Connect class name
+(``org.apache.kafka.connect.transforms.InsertField$Value``), to the short form after
+the last dot (``InsertField$Value``) and to its ``module:Class``. Third-party ones come
+from the entry-point groups ``offramp.transforms`` and ``offramp.predicates`` (see
+``offramp.extensions``). Only these names resolve: a config can't make the runtime
+import an arbitrary module.
 """
 
 from __future__ import annotations
 
-import difflib
-from typing import TypeVar
-
 from offramp.errors import PluginNotFoundError
-from offramp.transforms.base import Configurable, Predicate, Transformation
+from offramp.extensions import BUILT_IN_VERSION, ExtensionGroup, short_name
+from offramp.transforms.base import Predicate, Transformation
 from offramp.transforms.cast import CastKey, CastValue
 from offramp.transforms.extract import ExtractFieldKey, ExtractFieldValue, ValueToKey
 from offramp.transforms.filter import Filter
@@ -33,7 +33,9 @@ from offramp.transforms.timestamps import TimestampConverterKey, TimestampConver
 
 __all__ = [
     "PREDICATES",
+    "PREDICATE_PLUGINS",
     "TRANSFORMATIONS",
+    "TRANSFORMATION_PLUGINS",
     "VERSION",
     "available_plugins",
     "predicate_class",
@@ -41,7 +43,7 @@ __all__ = [
     "transformation_class",
 ]
 
-VERSION = "0.1.0"
+VERSION = BUILT_IN_VERSION
 _KAFKA = "org.apache.kafka.connect.transforms."
 
 TRANSFORMATIONS: dict[str, type[Transformation]] = {
@@ -81,60 +83,40 @@ PREDICATES: dict[str, type[Predicate]] = {
 """Every predicate, by class name (``HeaderValueMatches`` is offramp's own)."""
 
 
-def short_name(class_name: str) -> str:
-    """``org.apache.kafka.connect.transforms.Cast$Value`` → ``Cast$Value``."""
-    return class_name.rpartition(".")[2]
+TRANSFORMATION_PLUGINS: ExtensionGroup[Transformation] = ExtensionGroup(
+    "transformation", "offramp.transforms", Transformation, TRANSFORMATIONS
+)
+"""The built-ins, then the entry points of ``offramp.transforms``."""
 
-
-PluginT = TypeVar("PluginT", bound=Configurable)
-
-
-def _by_any_name(full: dict[str, type[PluginT]]) -> dict[str, type[PluginT]]:
-    names = dict(full)
-    names.update((short_name(name), cls) for name, cls in full.items())
-    return names
-
-
-_TRANSFORMATION_NAMES = _by_any_name(TRANSFORMATIONS)
-_PREDICATE_NAMES = _by_any_name(PREDICATES)
-
-
-def _not_found(name: str, kind: str, names: dict[str, object]) -> PluginNotFoundError:
-    """The error for an unknown name, suggesting the closest known spelling."""
-    candidates = [n for n in names if ("." in n) == ("." in name)]
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    if close:
-        hint = f"did you mean {close[0]!r}?"
-    else:
-        hint = "known: " + ", ".join(sorted(short_name(n) for n in names if "." in n))
-    return PluginNotFoundError(f"unknown {kind} {name!r}; {hint}")
+PREDICATE_PLUGINS: ExtensionGroup[Predicate] = ExtensionGroup(
+    "predicate", "offramp.predicates", Predicate, PREDICATES
+)
+"""The built-ins, then the entry points of ``offramp.predicates``."""
 
 
 def transformation_class(name: str) -> type[Transformation]:
-    """The transformation registered as ``name`` (full or short); raises
-    ``PluginNotFoundError`` with a "did you mean" suggestion otherwise."""
-    found = _TRANSFORMATION_NAMES.get(name.strip())
-    if found is not None:
-        return found
-    if name.strip() in _PREDICATE_NAMES:
-        raise PluginNotFoundError(f"{name!r} is a predicate, not a transformation")
-    raise _not_found(name.strip(), "transformation", dict(_TRANSFORMATION_NAMES))
+    """The transformation registered as ``name`` (Kafka Connect name, short name, entry
+    point alias or ``module:Class``); raises ``PluginNotFoundError`` with a "did you
+    mean" suggestion otherwise."""
+    try:
+        return TRANSFORMATION_PLUGINS.get(name).cls
+    except PluginNotFoundError:
+        if PREDICATE_PLUGINS.knows(name):
+            raise PluginNotFoundError(f"{name!r} is a predicate, not a transformation") from None
+        raise
 
 
 def predicate_class(name: str) -> type[Predicate]:
-    """The predicate registered as ``name`` (full or short), like ``transformation_class``."""
-    found = _PREDICATE_NAMES.get(name.strip())
-    if found is not None:
-        return found
-    if name.strip() in _TRANSFORMATION_NAMES:
-        raise PluginNotFoundError(f"{name!r} is a transformation, not a predicate")
-    raise _not_found(name.strip(), "predicate", dict(_PREDICATE_NAMES))
+    """The predicate registered as ``name``, like ``transformation_class``."""
+    try:
+        return PREDICATE_PLUGINS.get(name).cls
+    except PluginNotFoundError:
+        if TRANSFORMATION_PLUGINS.knows(name):
+            raise PluginNotFoundError(f"{name!r} is a transformation, not a predicate") from None
+        raise
 
 
 def available_plugins() -> list[dict[str, str]]:
     """Entries for ``GET /connector-plugins?connectorsOnly=false``, by class name."""
-    entries = [
-        {"class": name, "type": "transformation", "version": VERSION} for name in TRANSFORMATIONS
-    ]
-    entries += [{"class": name, "type": "predicate", "version": VERSION} for name in PREDICATES]
+    entries = TRANSFORMATION_PLUGINS.listing() + PREDICATE_PLUGINS.listing()
     return sorted(entries, key=lambda entry: entry["class"])
