@@ -10,6 +10,7 @@ like any other, and the listing shows it once, under its own name.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel
@@ -48,7 +49,8 @@ def refusals(model: type[BaseModel], keys: Iterable[str]) -> list[tuple[str, str
     A model lists the keys of the Kafka Connect connector it stands in for that it
     doesn't support as ``refused_keys: ClassVar[dict[str, str]]`` (key → why; a key
     ending in ``*`` is a prefix), so such a config is refused with a reason for each
-    key instead of a bare "unknown configuration key". The model's own fields win.
+    key instead of a bare "unknown configuration key". The model's own fields win, and a
+    near miss of one is left to be reported as unknown.
     """
     table: Mapping[str, str] = getattr(model, "refused_keys", None) or {}
     if not table:
@@ -59,7 +61,8 @@ def refusals(model: type[BaseModel], keys: Iterable[str]) -> list[tuple[str, str
         if key in own:
             continue
         reason = table.get(key)
-        if reason is None:
+        if reason is None and not difflib.get_close_matches(key, own, n=1, cutoff=0.9):
+            # (a near miss of a field, connection.uri, is a typo: left "unknown")
             reason = next(
                 (why for k, why in table.items() if k.endswith("*") and key.startswith(k[:-1])),
                 None,

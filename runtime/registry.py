@@ -106,9 +106,9 @@ class PluginRegistry:
         for info in self._by_alias.values():
             if info.class_name == name:
                 return info
-        alias = connect_alias(name)
-        if alias is not None and alias != name:  # a Kafka Connect class name
-            return self._get(alias)
+        stand_in = connect_alias(name)
+        if stand_in is not None and stand_in != name:  # a Kafka Connect class name
+            return self._get(stand_in)
         for old, new in RENAMED:
             if name.startswith(old) and ":" in name:
                 info = self._get(new + name[len(old) :])

@@ -5,18 +5,25 @@ entries; ``path`` is a dotted path into the record value (``data.billing.cost_us
 and ``:column`` may be left out to use the path's last part (``data.tenant`` →
 ``tenant``). With a mapping, exactly the mapped columns are written; without one, the
 value's top-level fields are.
+
+A config written for Confluent's JDBC sink works as it is where the keys mean the same:
+``connection.url`` may be a ``jdbc:`` URL (``offramp.connectors.sql.jdbc``), and the
+keys whose Confluent default is the only behaviour here (``dialect.name`` matching the
+URL, ``table.types=TABLE``, ``db.timezone=UTC``, ``quote.sql.identifiers=always``) are
+accepted; the others are refused by name with what to use instead (``refused_keys``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from offramp import CommaList, ConfigModel
+from offramp.connectors.sql.jdbc import from_jdbc
 
 __all__ = ["KAFKA_PK_COLUMNS", "FieldMapping", "SqlSinkConfig", "parse_mapping"]
 
@@ -52,10 +59,38 @@ def parse_mapping(entries: list[str]) -> list[FieldMapping]:
     return mappings
 
 
+_RETRIES = (
+    "offramp retries a transient database error itself, on a fresh connection, for "
+    "errors.retry.timeout ms (default -1: until the database is back) with a backoff "
+    "doubling from 300 ms up to errors.retry.delay.max.ms; remove {key} (or set those)"
+)
+_DIALECTS = {
+    "PostgreSqlDatabaseDialect": "postgresql",
+    "MySqlDatabaseDialect": "mysql",
+    "SqliteDatabaseDialect": "sqlite",
+}
+
+
 class SqlSinkConfig(ConfigModel):
+    refused_keys: ClassVar[dict[str, str]] = {
+        "max.retries": _RETRIES.format(key="max.retries"),
+        "retry.backoff.ms": _RETRIES.format(key="retry.backoff.ms"),
+        "connection.attempts": _RETRIES.format(key="connection.attempts"),
+        "connection.backoff.ms": _RETRIES.format(key="connection.backoff.ms"),
+        "mssql.use.merge.holdlock": "SQL Server is not supported; offramp writes to "
+        "PostgreSQL, MySQL/MariaDB and SQLite",
+        "trim.sensitive.log": "offramp never logs record values and masks "
+        "connection.password everywhere; remove trim.sensitive.log",
+        "connection.*": "JDBC driver properties don't reach the Python drivers; give the "
+        "driver's options in connection.url's query string",
+    }
+    """Confluent JDBC sink keys that have no same-meaning setting here, and why."""
+
     connection_url: str = Field(
         description="SQLAlchemy URL of the database: postgresql+psycopg://host:5432/db, "
-        "sqlite:///path/to/file.db, mysql+pymysql://host/db"
+        "sqlite:///path/to/file.db, mysql+pymysql://host/db; or a JDBC URL "
+        "(jdbc:postgresql://host:5432/db?user=u&password=p, jdbc:mysql://host/db, "
+        "jdbc:sqlite:file.db), translated"
     )
     connection_user: str | None = Field(None, description="User name; replaces the URL's")
     connection_password: SecretStr | None = Field(
@@ -117,6 +152,76 @@ class SqlSinkConfig(ConfigModel):
         description="auto: COPY on PostgreSQL with psycopg, executemany elsewhere; copy: "
         "always COPY (PostgreSQL with psycopg only); executemany: pipelined statements",
     )
+
+    dialect_name: str = Field(
+        "",
+        description="Accepted for Confluent configs: empty, or the dialect of "
+        "connection.url (PostgreSqlDatabaseDialect, MySqlDatabaseDialect, "
+        "SqliteDatabaseDialect); offramp picks it from the URL",
+    )
+    table_types: CommaList = Field(
+        default_factory=lambda: ["TABLE"],
+        description="Accepted for Confluent configs: only TABLE (rows go into tables)",
+    )
+    db_timezone: str = Field(
+        "UTC",
+        description="Accepted for Confluent configs: only UTC (timestamps are written in UTC)",
+    )
+    quote_sql_identifiers: str = Field(
+        "always",
+        description="Accepted for Confluent configs: only always (names are always quoted)",
+    )
+
+    @field_validator("connection_url", mode="before")
+    @classmethod
+    def _jdbc(cls, value: Any) -> Any:
+        return from_jdbc(value) if isinstance(value, str) else value
+
+    @field_validator("dialect_name")
+    @classmethod
+    def _dialect(cls, value: str, info: ValidationInfo) -> str:
+        name = value.strip()
+        if not name:
+            return name
+        if name not in _DIALECTS:
+            raise ValueError(
+                f"dialect.name {name!r} is not supported; offramp writes to "
+                f"{', '.join(_DIALECTS)} databases (and picks the dialect from connection.url)"
+            )
+        url = info.data.get("connection_url")
+        backend = _backend(url) if isinstance(url, str) else None
+        if backend is not None and backend != _DIALECTS[name]:
+            raise ValueError(f"dialect.name {name} doesn't match the {backend} connection.url")
+        return name
+
+    @field_validator("table_types")
+    @classmethod
+    def _tables_only(cls, value: list[str]) -> list[str]:
+        if [v.upper() for v in value] != ["TABLE"]:
+            raise ValueError(
+                f"table.types {','.join(value)!r}: only TABLE is supported (no writes into views)"
+            )
+        return value
+
+    @field_validator("quote_sql_identifiers")
+    @classmethod
+    def _quoted(cls, value: str) -> str:
+        if value.strip().lower() != "always":
+            raise ValueError(
+                f"quote.sql.identifiers {value!r}: only always is supported (table and "
+                "column names are always quoted, so calls-eu is a valid table)"
+            )
+        return value
+
+    @field_validator("db_timezone")
+    @classmethod
+    def _utc(cls, value: str) -> str:
+        if value.strip() not in ("UTC", "Etc/UTC", "Z", "GMT"):
+            raise ValueError(
+                f"db.timezone {value!r}: only UTC is supported (offramp writes Connect "
+                "timestamps in UTC; timestamptz columns show them in any zone)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> SqlSinkConfig:
@@ -185,3 +290,10 @@ class SqlSinkConfig(ConfigModel):
 
     def table_name(self, topic: str) -> str:
         return self.table_name_format.replace(TOPIC_PLACEHOLDER, topic)
+
+
+def _backend(url: str) -> str | None:
+    try:
+        return make_url(url).get_backend_name()
+    except ArgumentError:
+        return None
