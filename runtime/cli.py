@@ -3,6 +3,7 @@
 offramp standalone WORKER.json [CONNECTOR.json… | CONFIG_DIR]   (serves the REST API)
 offramp plugins
 offramp validate CONNECTOR.json [--worker WORKER.json] [--check]
+offramp new connector NAME [--dir DIR]   (a connector package to start from)
 
 Environment: ``OFFRAMP_WORKER_<KEY>`` or ``CONNECT_<KEY>`` sets a worker key over the file
 (``OFFRAMP_WORKER_REST_PORT=8084``); ``OFFRAMP_LOG_LEVEL`` sets the log level. No other
@@ -148,6 +149,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_connector(args: argparse.Namespace) -> int:
+    from offramp.scaffold import ScaffoldError, new_connector
+
+    try:
+        root = new_connector(args.name, args.dir)
+    except ScaffoldError as exc:
+        print(f"offramp new connector: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {root}/ (connector alias {args.name!r})")
+    print(f"  cd {root} && pip install -e . && pytest")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("OFFRAMP_LOG_LEVEL", "INFO"),
@@ -173,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", default=None, help="worker config (defaults otherwise)")
     p.add_argument("--check", action="store_true", help="also test the connection")
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("new", help="generate a plug-in package")
+    new = p.add_subparsers(dest="kind", required=True)
+    p = new.add_parser("connector", help="a sink connector package, its tests passing")
+    p.add_argument("name", help="the connector's alias and folder name (e.g. webhook)")
+    p.add_argument("--dir", default=".", help="where to create the folder (default: here)")
+    p.set_defaults(func=cmd_new_connector)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
