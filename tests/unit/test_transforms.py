@@ -359,4 +359,75 @@ def test_available_plugins_lists_every_class_once_by_kafka_name() -> None:
     assert by_class[KAFKA + "predicates.HasHeaderKey"]["type"] == "predicate"
     assert by_class["dev.offramp.transforms.predicates.HeaderValueMatches"]["type"] == "predicate"
     assert {p["type"] for p in plugins} == {"transformation", "predicate"}
-    assert len([p for p in plugins if p["type"] == "transformation"]) == 24
+    # Installed plug-in packages add their own (module:Class) entries; 24 are built in.
+    built_in = [p for p in plugins if p["type"] == "transformation" and ":" not in p["class"]]
+    assert len(built_in) == 24
+
+
+# --- plug-ins from entry points, and config models ----------------------------------------
+
+
+def test_registered_plugins_resolve_by_alias_and_module_path() -> None:
+    """A plug-in registered under an alias (as an entry point is) answers to the alias
+    and to its module:Class; a built-in answers to its own module:Class too."""
+    from offramp.transforms.registry import TRANSFORMATION_PLUGINS
+
+    class Marker(Transformation):
+        def apply(self, record: SinkRecord) -> SinkRecord | None:
+            return record.replace(value="marked")
+
+    TRANSFORMATION_PLUGINS.register("marker-test", Marker, version="9.9")
+    path = f"{Marker.__module__}:{Marker.__qualname__}"
+    assert transformation_class("marker-test") is Marker
+    assert transformation_class(path) is Marker
+    assert {"class": path, "type": "transformation", "version": "9.9"} in available_plugins()
+    assert transformation_class("offramp.transforms.insert:InsertFieldValue") is InsertFieldValue
+    chain = TransformChain.from_config({"transforms": "m", "transforms.m.type": "marker-test"})
+    assert chain.apply(make_record({})).value == "marked"  # type: ignore[union-attr]
+
+
+def test_a_config_model_is_validated_like_a_connector_config() -> None:
+    """``config_model`` keys are read through the connector path: coerced, checked,
+    unknown ones refused, each error under the full key; ``configure`` still runs."""
+    from pydantic import Field
+
+    from offramp import ConfigModel
+
+    class StampConfig(ConfigModel):
+        stamp_field: str = Field(min_length=1)
+        stamp_count: int = 1
+
+    class Stamp(Transformation):
+        config_model = StampConfig
+        settings: StampConfig
+
+        def configure(self, config: ConfigReader) -> None:
+            self.upper = config.boolean("upper", False)
+
+        def apply(self, record: SinkRecord) -> SinkRecord | None:
+            return record
+
+    stamp = Stamp({"stamp.field": "s", "stamp.count": "3", "upper": "true"})
+    assert (stamp.settings.stamp_field, stamp.settings.stamp_count, stamp.upper) == ("s", 3, True)
+    with pytest.raises(ConfigError) as caught:
+        Stamp({"stamp.count": "x", "stamp.feild": "s"}, key_prefix="transforms.st.")
+    errors = dict(caught.value.errors)
+    assert errors["transforms.st.stamp.field"] == "missing required configuration"
+    assert "valid integer" in errors["transforms.st.stamp.count"]
+    assert "did you mean 'transforms.st.stamp.field'" in errors["transforms.st.stamp.feild"]
+
+
+def test_a_plugin_that_crashes_while_configuring_is_a_config_error() -> None:
+    """A third-party plug-in's bug in configure is reported under its type key."""
+    from offramp.transforms.registry import TRANSFORMATION_PLUGINS
+
+    class Broken(Transformation):
+        def configure(self, config: ConfigReader) -> None:
+            raise RuntimeError("oops")
+
+        def apply(self, record: SinkRecord) -> SinkRecord | None:
+            return record
+
+    TRANSFORMATION_PLUGINS.register("broken-test", Broken)
+    errors = errors_of({"transforms": "b", "transforms.b.type": "broken-test"})
+    assert "failed to start: RuntimeError('oops')" in errors["transforms.b.type"]
