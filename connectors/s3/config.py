@@ -2,18 +2,28 @@
 
 Every choice that has a Confluent class name (``partitioner.class``, ``format.class``)
 also takes a short alias, and both are normalised here, so the rest of the package only
-ever sees ``default|field|time|hourly|daily`` and ``json|bytearray|parquet``.
+ever sees ``default|field|time|hourly|daily`` and ``json|bytearray|parquet``. Confluent
+keys with one possible behaviour here are accepted at that value; the others are
+refused by name with what to do instead (``refused_keys``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from offramp import CommaList, ConfigModel
 from offramp.connectors.s3.pathformat import compile_path_format
@@ -87,13 +97,76 @@ def _extractor(value: Any) -> Any:
     raise ValueError(f"timestamp.extractor {value!r} is not supported; use Record or RecordField")
 
 
+def _only(default: Any, key: str, why: str) -> Any:
+    """A Confluent key accepted at its default value only (the one behaviour here)."""
+
+    def check(value: Any) -> Any:
+        if value != default:
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)
+            allowed = str(default).lower() if isinstance(default, bool) else default
+            raise ValueError(f"{key} {shown}: only {allowed} is supported ({why})")
+        return value
+
+    return AfterValidator(check)
+
+
 PartitionerName = Literal["default", "field", "time", "hourly", "daily"]
 FormatName = Literal["json", "bytearray", "parquet"]
 CompressionName = Literal["none", "gzip", "zstd"]
 
 
+_RETRIES = (
+    "boto3 retries a request s3.part.retries times, then the runtime retries the write "
+    "for errors.retry.timeout ms with a backoff up to errors.retry.delay.max.ms; remove {key}"
+)
+_AVRO = "Avro is not supported (format.class json, bytearray or parquet); remove {key}"
+_SSE = (
+    "server-side encryption settings are not supported; give the bucket a default "
+    "encryption (SSE-S3 or SSE-KMS), which S3 applies to every new object; remove {key}"
+)
+_CREDENTIALS = (
+    "boto3's default credential chain (environment, shared config, instance role) is used "
+    "unless aws.access.key.id and aws.secret.access.key are set; remove {key}"
+)
+
+
 class S3SinkConfig(ConfigModel):
     """Where objects go, how records are grouped into them, and how they are encoded."""
+
+    refused_keys: ClassVar[dict[str, str]] = {
+        "rotate.schedule.interval.ms": "rotation by wall-clock time differs on every "
+        "redelivery and breaks exactly-once; use rotate.interval.ms (record time)",
+        "s3.ssea.name": _SSE.format(key="s3.ssea.name"),
+        "s3.sse.customer.key": _SSE.format(key="s3.sse.customer.key"),
+        "s3.sse.kms.key.id": _SSE.format(key="s3.sse.kms.key.id"),
+        "s3.acl.canned": "canned ACLs are not set; grant access with the bucket's policy "
+        "(new buckets disable ACLs); remove s3.acl.canned",
+        "s3.wan.mode": "S3 Transfer Acceleration is not supported; remove s3.wan.mode",
+        "s3.retry.backoff.ms": _RETRIES.format(key="s3.retry.backoff.ms"),
+        "retry.backoff.ms": _RETRIES.format(key="retry.backoff.ms"),
+        "s3.http.send.expect.continue": "boto3 decides on Expect: 100-continue itself; "
+        "remove s3.http.send.expect.continue",
+        "s3.proxy.*": "set HTTPS_PROXY (and NO_PROXY) in the worker's environment, which "
+        "boto3 reads; remove the s3.proxy.* keys",
+        "s3.credentials.provider.*": _CREDENTIALS.format(key="the s3.credentials.provider.* keys"),
+        "s3.object.tagging": "object tags are not written; remove s3.object.tagging",
+        "s3.elastic.buffer.enable": "an open file is kept in memory up to "
+        "s3.spill.threshold.bytes, then in a temporary file; use that key instead",
+        "s3.elastic.buffer.init.capacity": "an open file is kept in memory up to "
+        "s3.spill.threshold.bytes, then in a temporary file; use that key instead",
+        "avro.codec": _AVRO.format(key="avro.codec"),
+        "enhanced.avro.schema.support": _AVRO.format(key="enhanced.avro.schema.support"),
+        "connect.meta.data": _AVRO.format(key="connect.meta.data"),
+        "schema.cache.size": "offramp keeps no Connect schema cache (values are written as "
+        "they arrive); remove schema.cache.size",
+        "json.decimal.format": "decimals are written as the value converter decodes them; "
+        "remove json.decimal.format",
+        "keys.format.class": "only record values are stored (no key files); remove "
+        "keys.format.class",
+        "headers.format.class": "only record values are stored (no header files); remove "
+        "headers.format.class",
+    }
+    """Confluent S3 sink keys that have no same-meaning setting here, and why."""
 
     s3_bucket_name: str = Field(description="Bucket the objects are written to")
     s3_region: str = Field("us-east-1", description="AWS region of the bucket")
@@ -207,6 +280,63 @@ class S3SinkConfig(ConfigModel):
     schema_compatibility: Literal["NONE", "none"] | None = Field(
         None, description="Accepted for Confluent configs: only NONE (no schema evolution)"
     )
+
+    parquet_codec: str | None = Field(
+        None,
+        description="Accepted for Confluent configs with format.class=parquet: none, gzip "
+        "or zstd, the same as s3.compression.type (which it sets when that is not given)",
+    )
+    s3_credentials_provider_class: str | None = Field(
+        None,
+        description="Accepted for Confluent configs: only DefaultAWSCredentialsProviderChain "
+        "(boto3's default credential chain)",
+    )
+    directory_delim: Annotated[str, _only("/", "directory.delim", "object keys use /")] = Field(
+        "/", description="Accepted for Confluent configs: only / (the default)"
+    )
+    file_delim: Annotated[str, _only("+", "file.delim", "file names use +")] = Field(
+        "+", description="Accepted for Confluent configs: only + (the default)"
+    )
+    filename_offset_zero_pad_width: Annotated[
+        int, _only(10, "filename.offset.zero.pad.width", "offsets are padded to 10 digits")
+    ] = Field(10, description="Accepted for Confluent configs: only 10 (the default)")
+    store_kafka_keys: Annotated[
+        bool, _only(False, "store.kafka.keys", "only record values are stored")
+    ] = Field(False, description="Accepted for Confluent configs: only false (the default)")
+    store_kafka_headers: Annotated[
+        bool, _only(False, "store.kafka.headers", "only record values are stored")
+    ] = Field(False, description="Accepted for Confluent configs: only false (the default)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parquet_codec(cls, data: Any) -> Any:
+        # Confluent's parquet.codec is s3.compression.type for Parquet files here.
+        if not isinstance(data, dict):
+            return data
+        codec, kind = data.get("parquet.codec"), data.get("s3.compression.type")
+        parquet = "parquet" in str(data.get("format.class", "")).lower()
+        if parquet and isinstance(codec, str) and kind is None and codec in ("gzip", "zstd"):
+            return {**data, "s3.compression.type": codec}
+        return data
+
+    @field_validator("parquet_codec")
+    @classmethod
+    def _codec(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or info.data.get("format_class") != "parquet":
+            return value  # Confluent ignores it for other formats too
+        kind = info.data.get("s3_compression_type")
+        if value not in ("none", "gzip", "zstd"):
+            raise ValueError(f"parquet.codec {value!r} is not supported; use none, gzip or zstd")
+        if kind is not None and kind != value:
+            raise ValueError(f"parquet.codec {value} differs from s3.compression.type {kind}")
+        return value
+
+    @field_validator("s3_credentials_provider_class")
+    @classmethod
+    def _default_chain(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().endswith("DefaultAWSCredentialsProviderChain"):
+            raise ValueError(_CREDENTIALS.format(key="s3.credentials.provider.class"))
+        return value
 
     @field_validator("s3_bucket_name")
     @classmethod
