@@ -291,6 +291,11 @@ class S3SinkConfig(ConfigModel):
         description="Accepted for Confluent configs: only DefaultAWSCredentialsProviderChain "
         "(boto3's default credential chain)",
     )
+    schema_generator_class: str | None = Field(
+        None,
+        description="Accepted for Confluent configs: only DefaultSchemaGenerator (no Hive "
+        "integration)",
+    )
     directory_delim: Annotated[str, _only("/", "directory.delim", "object keys use /")] = Field(
         "/", description="Accepted for Confluent configs: only / (the default)"
     )
@@ -329,6 +334,16 @@ class S3SinkConfig(ConfigModel):
             raise ValueError(f"parquet.codec {value!r} is not supported; use none, gzip or zstd")
         if kind is not None and kind != value:
             raise ValueError(f"parquet.codec {value} differs from s3.compression.type {kind}")
+        return value
+
+    @field_validator("schema_generator_class")
+    @classmethod
+    def _no_hive(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().endswith("DefaultSchemaGenerator"):
+            raise ValueError(
+                f"schema.generator.class {value!r}: only DefaultSchemaGenerator is supported "
+                "(there is no Hive integration)"
+            )
         return value
 
     @field_validator("s3_credentials_provider_class")
