@@ -1,13 +1,16 @@
 """``offramp``: the command line, shaped like Kafka Connect's scripts.
 
-offramp standalone WORKER.json [CONNECTOR.json… | CONFIG_DIR]   (serves the REST API)
+offramp standalone WORKER [CONNECTOR… | CONFIG_DIR]   (serves the REST API)
 offramp plugins
-offramp validate CONNECTOR.json [--worker WORKER.json] [--check]
+offramp validate CONNECTOR [--worker WORKER] [--check]
 offramp new connector NAME [--dir DIR]   (a connector package to start from)
 
 Environment: ``OFFRAMP_WORKER_<KEY>`` or ``CONNECT_<KEY>`` sets a worker key over the file
 (``OFFRAMP_WORKER_REST_PORT=8084``); ``OFFRAMP_LOG_LEVEL`` sets the log level. No other
 variable is read as a worker key (see ``offramp.config.WORKER_ENV_PREFIXES``).
+
+Worker and connector files are JSON or Java ``.properties``, as ``connect-standalone``
+reads them; a directory of connector configs holds ``*.json`` and ``*.properties``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from offramp.config import (
+    CONFIG_FILE_SUFFIXES,
     WorkerConfig,
     load_connector_file,
     load_worker_config,
@@ -31,6 +35,7 @@ from offramp.config_store import ConfigStore, PlannedConnector, StoredConnector,
 from offramp.errors import ConfigError
 from offramp.plugin import check_errors
 from offramp.registry import PluginRegistry
+from offramp.worker_files import add_plugin_path
 
 __all__ = ["main"]
 
@@ -41,7 +46,14 @@ def _connector_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p for p in path.iterdir() if p.suffix in CONFIG_FILE_SUFFIXES and p.is_file()
+                )
+            )
+        else:
+            files.append(path)
     return files
 
 
@@ -103,6 +115,7 @@ def cmd_standalone(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_error(args.worker, exc)
         return 1
+    add_plugin_path(worker_config.plugin_path)  # before any plug-in is looked for
     registry = PluginRegistry()
     loaded = _load_connectors(args, worker_config, registry)
     if loaded is None:
@@ -133,6 +146,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
         worker_config = load_worker_config(args.worker)
+    except ConfigError as exc:
+        _print_config_error(args.worker or "worker config", exc)
+        return 1
+    add_plugin_path(worker_config.plugin_path)
+    try:
         name, raw = load_connector_file(args.connector)
         config = validate_connector(name, raw, worker_config, PluginRegistry())
     except ConfigError as exc:
@@ -177,14 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("standalone", help="run a worker with connector configs")
-    p.add_argument("worker", help="worker config (JSON)")
-    p.add_argument("connectors", nargs="*", help="connector configs or directories of them")
+    p.add_argument("worker", help="worker config (JSON or .properties)")
+    p.add_argument(
+        "connectors",
+        nargs="*",
+        help="connector configs (JSON or .properties) or directories of them",
+    )
     p.set_defaults(func=cmd_standalone)
     p = sub.add_parser("plugins", help="list installed connector plug-ins")
     p.set_defaults(func=cmd_plugins)
     p = sub.add_parser("validate", help="validate a connector config")
-    p.add_argument("connector")
-    p.add_argument("--worker", default=None, help="worker config (defaults otherwise)")
+    p.add_argument("connector", help="connector config (JSON or .properties)")
+    p.add_argument(
+        "--worker", default=None, help="worker config, JSON or .properties (defaults otherwise)"
+    )
     p.add_argument("--check", action="store_true", help="also test the connection")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("new", help="generate a plug-in package")

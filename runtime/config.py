@@ -1,4 +1,7 @@
-"""Worker and connector configs in Kafka Connect's JSON format, validated up front.
+"""Worker and connector configs in Kafka Connect's formats, validated up front.
+
+Files are JSON or Java ``.properties`` (``offramp.properties``), as Kafka Connect's are;
+a worker file's Kafka Connect keys are mapped as ``offramp.worker_files`` says.
 
 A connector config is one flat ``{str: value}`` map. Keys the runtime owns (``topics``,
 ``errors.*``, ``batch.*``…) are checked by ``ConnectorSettings``; the families
@@ -17,6 +20,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
@@ -26,9 +30,11 @@ from offramp.connect_names import refusals
 from offramp.converters import Converter, create_converter
 from offramp.errors import ConfigError
 from offramp.plugin import CommaList, ConfigModel
-from offramp.providers import resolve
+from offramp.properties import read_properties
+from offramp.providers import ConfigProviders
 from offramp.registry import PluginInfo, PluginRegistry
 from offramp.transforms import TransformChain
+from offramp.worker_files import translate_worker_keys
 
 __all__ = [
     "WORKER_ENV_PREFIXES",
@@ -38,6 +44,7 @@ __all__ = [
     "load_connector_file",
     "load_worker_config",
     "pydantic_errors",
+    "read_config_file",
     "read_json_object",
     "validate_connector",
     "worker_env_keys",
@@ -198,6 +205,14 @@ class WorkerConfig(ConfigModel):
     rest_host: str = "127.0.0.1"
     rest_port: int = Field(8083, ge=0, le=65535)
     rest_advertised_host_name: str | None = None
+    rest_advertised_port: int | None = Field(None, ge=1, le=65535)
+    rest_advertised_listener: Literal["http", "https"] | None = None
+    plugin_path: CommaList = Field(
+        default_factory=list, description="Directories of extra plug-in packages"
+    )
+    config_providers: CommaList = Field(
+        default_factory=list, description="Config provider names (see offramp.providers)"
+    )
     offset_flush_interval_ms: int = Field(10000, ge=10)
     offset_flush_timeout_ms: int = Field(5000, ge=1)
     task_shutdown_graceful_timeout_ms: int = Field(10000, ge=0)
@@ -215,17 +230,40 @@ class WorkerConfig(ConfigModel):
 
     @property
     def worker_id(self) -> str:
+        """``host:port`` others reach this worker at: ``rest.advertised.host.name`` and
+        ``rest.advertised.port`` where set, else the listener's."""
         host = self.rest_advertised_host_name or (
             socket.gethostname() if self.rest_host in ("0.0.0.0", "::") else self.rest_host
         )
-        return f"{host}:{self.rest_port}"
+        return f"{host}:{self.rest_advertised_port or self.rest_port}"
+
+    @property
+    def advertised_url(self) -> str:
+        scheme = self.rest_advertised_listener or ("https" if self.rest_tls_cert_file else "http")
+        host, _, port = self.worker_id.rpartition(":")
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+    @cached_property
+    def providers(self) -> ConfigProviders:
+        """The config providers references in connector configs use."""
+        declared = {f"config.providers.{k}": v for k, v in self.family("config.providers.").items()}
+        if self.config_providers or declared:
+            declared["config.providers"] = ",".join(self.config_providers)
+        return ConfigProviders.from_worker(declared)
 
     def family(self, prefix: str) -> dict[str, Any]:
         """Keys under ``consumer.``, ``producer.``, ``admin.``, ``*.converter.``."""
         return dict(self.families.get(prefix, {}))
 
 
-_WORKER_FAMILIES = ("consumer.", "producer.", "admin.", "key.converter.", "value.converter.")
+_WORKER_FAMILIES = (
+    "consumer.",
+    "producer.",
+    "admin.",
+    "key.converter.",
+    "value.converter.",
+    "config.providers.",
+)
 _WORKER_KEYS = {f.alias or n for n, f in WorkerConfig.model_fields.items()} - {"families"}
 
 
@@ -302,28 +340,35 @@ def load_worker_config(
     source: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> WorkerConfig:
-    """A worker config from a JSON file or map, with the worker-key environment
-    variables (see ``WORKER_ENV_PREFIXES``) over it. An error about a key that a variable
-    set names that variable."""
+    """A worker config from a JSON or ``.properties`` file or a map, with the worker-key
+    environment variables (see ``WORKER_ENV_PREFIXES``) over it, Kafka Connect's keys
+    mapped (``offramp.worker_files``) and references resolved with the worker's own
+    ``config.providers``. An error about a key that a variable set names that variable."""
     raw: dict[str, Any]
     if source is None:
         raw = {}
     elif isinstance(source, Mapping):
         raw = dict(source)
     else:
-        raw = read_json_object(source)
+        raw = read_config_file(source)
     env = os.environ if environ is None else environ
     _warn_old_style(env)
     from_env = worker_env_keys(env)
     raw.update({key: value for key, (_, value) in from_env.items()})
     try:
-        raw = resolve(raw)
+        raw = translate_worker_keys(raw)
+        providers = ConfigProviders.from_worker(raw)
+        declarations = {k: v for k, v in raw.items() if k.startswith("config.providers")}
+        raw = providers.resolve({k: v for k, v in raw.items() if k not in declarations})
+        raw.update(declarations)
         plain, families = _split_families(raw, _WORKER_FAMILIES)
-        plain.update(_rest_credentials(plain))
+        plain.update(_rest_credentials(plain, providers))
         try:
-            return WorkerConfig.model_validate({**plain, "families": families})
+            config = WorkerConfig.model_validate({**plain, "families": families})
         except ValidationError as exc:
             raise ConfigError(pydantic_errors(exc)) from None
+        config.__dict__["providers"] = providers  # the cached_property, already built
+        return config
     except ConfigError as exc:
         raise ConfigError(_name_variables(exc.errors, from_env)) from None
 
@@ -342,7 +387,7 @@ def _name_variables(
     return out
 
 
-def _rest_credentials(plain: Mapping[str, Any]) -> dict[str, Any]:
+def _rest_credentials(plain: Mapping[str, Any], providers: ConfigProviders) -> dict[str, Any]:
     """``rest.auth.tokens`` as a list and ``rest.auth.users`` as a map, also from the
     string forms an environment variable can hold (``"t1,t2"``, ``"ops:pw,ci:pw2"``),
     with ``${env:…}``/``${file:…}`` references inside the list or map resolved too."""
@@ -351,7 +396,7 @@ def _rest_credentials(plain: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(tokens, str):
         tokens = [t.strip() for t in tokens.split(",") if t.strip()]
     if isinstance(tokens, list):
-        named = resolve({f"rest.auth.tokens[{i}]": t for i, t in enumerate(tokens)})
+        named = providers.resolve({f"rest.auth.tokens[{i}]": t for i, t in enumerate(tokens)})
         out["rest.auth.tokens"] = list(named.values())
     users = plain.get("rest.auth.users")
     if isinstance(users, str):
@@ -360,7 +405,7 @@ def _rest_credentials(plain: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError([("rest.auth.users", "expected user:password[,user:password…]")])
         users = {user.strip(): password for user, _, password in pairs}
     if isinstance(users, dict):
-        named = resolve({f"rest.auth.users.{u}": p for u, p in users.items()})
+        named = providers.resolve({f"rest.auth.users.{u}": p for u, p in users.items()})
         out["rest.auth.users"] = {u: named[f"rest.auth.users.{u}"] for u in users}
     return out
 
@@ -379,9 +424,31 @@ def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+CONFIG_FILE_SUFFIXES = (".json", ".properties")
+"""What ``offramp standalone`` reads from a directory of connector configs."""
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON object or a Java properties file: ``.json`` is JSON, ``.properties`` is
+    properties, any other name is JSON if its first non-blank character is ``{``."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix == ".json":
+        return read_json_object(path)
+    if suffix != ".properties":
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096).lstrip()
+        except OSError as exc:
+            raise ConfigError([("", f"cannot read {os.fspath(path)}: {exc.strerror}")]) from None
+        if head.startswith((b"{", b"\xef\xbb\xbf{")):
+            return read_json_object(path)
+    return dict(read_properties(path))
+
+
 def load_connector_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
-    """``{"name": …, "config": {…}}`` (Kafka Connect's format) or a flat config map."""
-    data = read_json_object(path)
+    """``{"name": …, "config": {…}}`` (Kafka Connect's format), a flat config map, or a
+    ``.properties`` file (flat, as ``connect-standalone`` reads it)."""
+    data = read_config_file(path)
     if "config" in data and isinstance(data["config"], dict):
         config = dict(data["config"])
         name = str(data.get("name") or config.get("name") or "")
@@ -430,7 +497,7 @@ def validate_connector(
         errors.append(("name", f"config name {given['name']!r} differs from {name!r}"))
     given["name"] = name
     try:
-        values = resolve(given) if resolve_secrets else dict(given)
+        values = worker.providers.resolve(given) if resolve_secrets else dict(given)
     except ConfigError as exc:
         errors.extend(exc.errors)
         values = dict(given)

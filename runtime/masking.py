@@ -35,7 +35,7 @@ from pydantic import BaseModel, SecretStr
 
 from offramp.config import WorkerConfig
 from offramp.errors import ConfigError
-from offramp.providers import has_reference, resolve
+from offramp.providers import Resolver, has_reference, resolve
 
 __all__ = [
     "HIDDEN",
@@ -165,20 +165,23 @@ class SecretValues:
 SECRETS = SecretValues()
 
 
-def _resolved(key: str, value: Any) -> str | None:
+def _resolved(key: str, value: Any, resolver: Resolver) -> str | None:
     if not has_reference(value):
         return None if value is None else str(value)
     try:
-        return str(resolve({key: value})[key])
+        return str(resolver({key: value})[key])
     except ConfigError:
         return None  # validation reports it; nothing was revealed
 
 
-def register_config_secrets(raw: Mapping[str, Any], model: type[BaseModel] | None) -> None:
-    """Remember the secrets of a connector config (resolved) for layer 3."""
+def register_config_secrets(
+    raw: Mapping[str, Any], model: type[BaseModel] | None, resolver: Resolver = resolve
+) -> None:
+    """Remember the secrets of a connector config (resolved with the worker's config
+    providers) for layer 3."""
     found: list[str] = []
     for key, value in raw.items():
-        text = _resolved(key, value)
+        text = _resolved(key, value, resolver)
         if text is None:
             continue
         if is_secret_key(key, model):

@@ -45,7 +45,12 @@ def run_standalone(
             worker.create(planned.name, planned.config, planned.state, persist=False)
             log.info("connector %s: %s (from %s)", planned.name, planned.state, planned.source)
         worker.mark_ready()
-        log.info("worker %s ready with %d connector(s)", worker.worker_id, len(connectors))
+        log.info(
+            "worker %s ready with %d connector(s), advertised as %s",
+            worker.worker_id,
+            len(connectors),
+            worker.config.advertised_url,
+        )
         while not stop.wait(0.5):
             pass
     except OfframpError as exc:

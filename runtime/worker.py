@@ -232,14 +232,16 @@ class Worker:
         except ConfigError:
             self._register_secrets(raw)
             raise
-        register_config_secrets(raw, config.plugin.connector.config_model)
+        register_config_secrets(
+            raw, config.plugin.connector.config_model, self.config.providers.resolve
+        )
         return config
 
     def _register_secrets(self, raw: Mapping[str, Any]) -> None:
         model = None
         with contextlib.suppress(ConfigError):
             model = self.registry.get(str(raw.get("connector.class") or "")).connector.config_model
-        register_config_secrets(raw, model)
+        register_config_secrets(raw, model, self.config.providers.resolve)
 
     @contextlib.contextmanager
     def _locked(self, name: str) -> Iterator[ConnectorRuntime]:
