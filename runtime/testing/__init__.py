@@ -48,3 +48,8 @@ __all__ = [
     "run_connector",
     "write_all",
 ]
+
+# Configs name these plug-ins ``offramp.testing:RecordingSinkConnector``, where plug-in
+# authors import them from; the class name a registry shows follows ``__module__``.
+RecordingSinkConnector.__module__ = __name__
+ScriptedSinkConnector.__module__ = __name__
