@@ -26,6 +26,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
+from offramp.commas import split_commas
 from offramp.connect_names import refusals
 from offramp.converters import Converter, create_converter
 from offramp.errors import ConfigError
@@ -394,13 +395,13 @@ def _rest_credentials(plain: Mapping[str, Any], providers: ConfigProviders) -> d
     out: dict[str, Any] = {}
     tokens = plain.get("rest.auth.tokens")
     if isinstance(tokens, str):
-        tokens = [t.strip() for t in tokens.split(",") if t.strip()]
+        tokens = split_commas(tokens)
     if isinstance(tokens, list):
         named = providers.resolve({f"rest.auth.tokens[{i}]": t for i, t in enumerate(tokens)})
         out["rest.auth.tokens"] = list(named.values())
     users = plain.get("rest.auth.users")
     if isinstance(users, str):
-        pairs = [entry.strip().partition(":") for entry in users.split(",") if entry.strip()]
+        pairs = [entry.partition(":") for entry in split_commas(users)]
         if any(not sep or not user for user, sep, _ in pairs):
             raise ConfigError([("rest.auth.users", "expected user:password[,user:password…]")])
         users = {user.strip(): password for user, _, password in pairs}
@@ -512,11 +513,10 @@ def validate_connector(
         errors.extend(pydantic_errors(exc, "topics"))
         if not any(key == "topics" for key, _ in errors):
             topics = common.get("topics") or []
-            listed = topics.split(",") if isinstance(topics, str) else list(topics)
             errors.extend(
                 ("topics", problem)
                 for problem in _topic_problems(
-                    [t.strip() for t in listed if t.strip()],
+                    split_commas(topics),
                     common.get("topics.regex"),
                     str(common.get("errors.deadletterqueue.topic.name") or ""),
                 )

@@ -29,6 +29,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from offramp.commas import split_commas
 from offramp.errors import FatalError, OfframpError
 from offramp.records import SinkRecord, TopicPartition
 
@@ -50,9 +51,7 @@ def dotted(field_name: str) -> str:
 
 
 def _split_commas(value: Any) -> Any:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+    return split_commas(value) if isinstance(value, str) else value
 
 
 CommaList = Annotated[list[str], BeforeValidator(_split_commas)]

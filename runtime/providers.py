@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from offramp.commas import split_commas
 from offramp.errors import ConfigError
 from offramp.properties import parse_properties
 
@@ -68,16 +69,12 @@ class ConfigProvider(Protocol):
     def get(self, path: str, key: str, config_key: str) -> str: ...
 
 
-def _comma_list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
 class _PathAllowlist:
     """Kafka's ``allowed.paths``: the provider reads only files under these paths."""
 
     def __init__(self, params: Mapping[str, str], name: str) -> None:
         given = params.get("allowed.paths", "")
-        self.allowed = [os.path.normpath(os.path.abspath(p)) for p in _comma_list(given)]
+        self.allowed = [os.path.normpath(os.path.abspath(p)) for p in split_commas(given)]
         self.name = name
 
     def check(self, path: str, config_key: str) -> None:
@@ -218,7 +215,7 @@ class ConfigProviders:
         if isinstance(names_value, list):
             names = [str(n).strip() for n in names_value if str(n).strip()]
         else:
-            names = _comma_list(str(names_value or ""))
+            names = split_commas(str(names_value or ""))
         errors: list[tuple[str, str]] = []
         providers: dict[str, ConfigProvider] = {}
         for name in names:

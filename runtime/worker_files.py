@@ -40,6 +40,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from offramp.commas import split_commas
 from offramp.errors import ConfigError
 
 __all__ = ["IGNORED_WORKER_KEYS", "add_plugin_path", "parse_listener", "translate_worker_keys"]
@@ -109,12 +110,12 @@ def parse_listener(listener: str) -> tuple[str, str, int]:
 
 def _listener_keys(raw: dict[str, Any]) -> None:
     listeners = raw.pop("listeners")
-    entries = listeners if isinstance(listeners, list) else str(listeners).split(",")
+    entries = split_commas(
+        [str(e) for e in listeners] if isinstance(listeners, list) else str(listeners)
+    )
     parsed: list[tuple[str, str, int, str]] = []
     errors = []
-    for entry in (str(e).strip() for e in entries):
-        if not entry:
-            continue
+    for entry in entries:
         try:
             parsed.append((*parse_listener(entry), entry))
         except ValueError as exc:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+from offramp.commas import split_commas
 from offramp.errors import ConfigError
 from offramp.plugin import ConfigModel
 from offramp.plugin_config import model_keys, read_config
@@ -32,9 +33,9 @@ __all__ = ["ConfigReader", "parse_bool", "split_list"]
 def split_list(value: Any) -> list[str] | None:
     """``"a, b,,c"`` or ``["a", "b"]`` → ``["a", "b", "c"]``; None if not a list-like value."""
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        return split_commas(value)
     if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        return [item.strip() for item in value if item.strip()]
+        return split_commas(value)
     return None
 
 
