@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from hubspot import Client
 from urllib3.util.retry import Retry
 
-from devstack.hubspot_stub import HubSpotStub
+from devstack.hubspot import HubSpotStub
 from devstack.kafka import KafkaBroker, produce_waiting
 from offramp.config import load_worker_config
 from offramp.worker import Worker

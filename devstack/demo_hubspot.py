@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from devstack.demo_base import DemoContext
-from devstack.hubspot_stub import ALL_SCOPES, HubSpotStub
+from devstack.hubspot import ALL_SCOPES, HubSpotStub
 
 TOKEN = "demo-token"
 

@@ -18,7 +18,7 @@ from hubspot.crm.contacts import (
 from hubspot.crm.contacts.exceptions import ApiException
 from urllib3.util.retry import Retry
 
-from devstack.hubspot_stub import ALL_SCOPES, HubSpotStub
+from devstack.hubspot import ALL_SCOPES, HubSpotStub
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from devstack.hubspot_stub import ALL_SCOPES, HubSpotStub
+from devstack.hubspot import ALL_SCOPES, HubSpotStub
 from offramp import (
     FatalError,
     RawMessage,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devstack.hubspot_stub import HubSpotStub
+from devstack.hubspot import HubSpotStub
 from devstack.kafka import KafkaBroker
 from offramp.worker import Worker
 from tests.integration.runtime_support import committed, make_worker, sink_config

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 
-from devstack.hubspot_stub import HubSpotStub
+from devstack.hubspot import HubSpotStub
 from devstack.kafka import KafkaBroker
 from tests.conftest import produce, wait_for
 from tests.integration.hubspot.conftest import committed_offsets

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import orjson
 
-from devstack.hubspot_stub import ALL_SCOPES, HubSpotStub
+from devstack.hubspot import ALL_SCOPES, HubSpotStub
 from devstack.kafka import KafkaBroker
 from offramp.testing import read_dead_letters
 from offramp.worker import Worker

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import orjson
 
-from devstack.hubspot_stub import HubSpotStub
+from devstack.hubspot import HubSpotStub
 from devstack.kafka import KafkaBroker
 from offramp.worker import Worker
 from tests.conftest import produce, wait_for
