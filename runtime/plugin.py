@@ -118,6 +118,11 @@ class BatchWriter(ABC):
     the target (a database doing the work). Only ``prepare`` runs alongside a
     ``write``; the writer's other methods never run at the same time as each other."""
 
+    fills_batches: ClassVar[bool] = False
+    """True keeps filling a batch up to ``batch.max.age.ms`` even when the task has
+    caught up, for a writer that pays per call (a rate-limited API). By default a
+    caught-up task writes within milliseconds of reading (see ``offramp.task.batching``)."""
+
     stores_json_text: ClassVar[bool] = False
     """True when ``write`` stores ``record.value_json`` as it is wherever that isn't
     None, instead of encoding ``record.value`` again (an archive of JSON lines). With a

@@ -6,6 +6,8 @@ The loop in a few rooms, each with one job (read them in this order):
   ``status``, the states it reports;
 - ``run``: one run — build, loop, flush, the only commit, shut down (``TaskRun``);
 - ``ingest``: consumed chunks → converted, transformed records of the open batch;
+- ``batching``: when a batch is written (adaptive: full under a backlog, within
+  milliseconds when caught up) and how long the loop may wait;
 - ``delivery``: a batch → the writer, retried, bisected, dead-lettered;
 - ``pipeline``: a ``pipelined`` writer's write thread, one batch in flight;
 - ``rebalance``: what assign, revoke and lost do;

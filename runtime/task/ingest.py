@@ -50,16 +50,6 @@ class Batch:
     books: dict[TopicPartition, int] = field(default_factory=dict)  # read under these
     generation: int = 0  # the ledger's generation when its records were last read
 
-    def due(self, max_records: int, max_bytes: int, max_age: float, now: float) -> bool:
-        if not self.positions:
-            return False
-        return (
-            not self.records  # only filtered or dead-lettered records: handled at once
-            or len(self.records) >= max_records
-            or self.bytes >= max_bytes
-            or now - self.started >= max_age
-        )
-
     def without(self, partitions: set[TopicPartition]) -> None:
         """Drop the records of revoked partitions (a new list: nothing else holds it)."""
         self.records = [r for r in self.records if r.topic_partition not in partitions]

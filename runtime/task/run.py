@@ -26,6 +26,7 @@ from offramp.gc_tuning import freeze_long_lived, release_long_lived
 from offramp.gil_handoff import shorten_switch_interval
 from offramp.plugin import BatchWriter, TaskContext
 from offramp.records import SinkRecord, TopicPartition
+from offramp.task.batching import BatchPolicy
 from offramp.task.commits import commit_durable
 from offramp.task.delivery import Delivery
 from offramp.task.failures import FailureReporter
@@ -183,26 +184,33 @@ class TaskRun:
 
     def _loop(self) -> None:
         s = self.settings
-        max_age = s.batch_max_age_ms / 1000.0
+        policy = BatchPolicy(s, self.writer.fills_batches)
+        pipeline = self.pipeline
         commit_every = self.task.worker.offset_flush_interval_ms / 1000.0
         next_commit = time.monotonic() + commit_every
         while not self.exit_requested():
             self._apply_user_pause()
+            batch = self.open
+            caught_up = False
             if self.carry:
                 messages, self.carry = self.carry, []
             else:
-                batch = self.open
-                timeout = (
-                    max(0.0, batch.started + max_age - time.monotonic()) if batch.records else 0.5
-                )
                 want = max(1, min(CHUNK, s.batch_max_records - len(batch.records)))
-                messages = self.poll(want, timeout)
+                messages = self.poll(want, 0.0)  # what is fetched already, without waiting
+                caught_up = len(messages) < want
+                if not messages:
+                    wait = policy.wait(batch, caught_up, time.monotonic())
+                    if pipeline is not None and batch.records and not pipeline.wait(0):
+                        pipeline.wait(wait)  # the batch goes when the write in flight ends
+                    elif wait > 0:
+                        # One message is enough to wake up: asking for a whole chunk
+                        # would wait for the chunk to fill (the latency of the seed).
+                        messages = self.poll(1, wait)
             if messages:
                 self.ingest.add(messages, self.open)
             now = time.monotonic()
-            if self.redo is not None or self.open.due(
-                s.batch_max_records, s.batch_max_bytes, max_age, now
-            ):
+            writing = pipeline is not None and not pipeline.wait(0)
+            if self.redo is not None or policy.write_now(self.open, caught_up, writing, now):
                 self.flush()
             if now >= next_commit:
                 self.commit()

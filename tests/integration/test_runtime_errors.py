@@ -15,7 +15,8 @@ import pytest
 from devstack.kafka import KafkaBroker
 from offramp import BatchWriter, RecordFailure, SinkConnector, SinkRecord, TaskContext
 from offramp.gil_handoff import SWITCH_INTERVAL_S
-from offramp.testing import RecordingConfig, read_dead_letters, recordings
+from offramp.testing import read_dead_letters, recordings
+from offramp.testing.sinks import RecordingConfig
 from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import (
