@@ -1,17 +1,20 @@
-"""Qdrant clients for writers, and the one-per-path rule of qdrant-client's local mode.
+"""Qdrant clients for writers, and the one-per-path rule of embedded stores.
 
-A local-mode client (``qdrant.path``) holds an exclusive file lock on its directory, and
-its in-memory state is not safe to share between threads. So within a process every
-writer for the same path borrows one shared client from a small registry: counted by
-reference, used under its lock, closed when the last writer lets go. ``:memory:``
-stores are shared per connector (each connector gets its own). A server client is
-private to its writer, its lock uncontended.
+An embedded store (``qdrant.path``: Qdrant Edge, ``edge.EdgeClient``, by default, or
+qdrant-client's local mode with ``qdrant.embedded=local``) holds an exclusive file lock
+on its directory, and its state is not safe to share between threads unsynchronised. So
+within a process every writer for the same path borrows one shared client from a small
+registry: counted by reference, used under its lock, closed when the last writer lets go.
+``:memory:`` stores are shared per connector (each connector gets its own; for Edge, a
+temporary directory removed when the last user lets go). A server client is private to
+its writer, its lock uncontended.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,22 +24,34 @@ import portalocker
 from qdrant_client import QdrantClient
 
 from offramp import FatalError
-from offramp.connectors.qdrant.config import QdrantSinkConfig
+from offramp.connectors.qdrant.config import Embedded, QdrantSinkConfig
+from offramp.connectors.qdrant.edge import EdgeClient, EdgeTuning, edge_storage_in_use
 
-__all__ = ["ClientHandle", "borrow_local", "local_storage_in_use", "open_client"]
+__all__ = [
+    "ClientHandle",
+    "borrow_edge",
+    "borrow_local",
+    "edge_storage_in_use",
+    "local_storage_in_use",
+    "open_client",
+]
 
 MEMORY = ":memory:"
+
+Client = QdrantClient | EdgeClient
 
 
 @dataclass
 class ClientHandle:
-    """A client to use under ``lock``; ``release()`` exactly once when done."""
+    """A client to use under ``lock``; ``release()`` exactly once when done. ``local``
+    is True for an embedded store (Edge or local mode), ``edge`` for Qdrant Edge."""
 
-    client: QdrantClient
+    client: Client
     lock: threading.RLock
     description: str
     local: bool
     _release: Callable[[], None] | None = field(repr=False, default=None)
+    edge: bool = False
 
     def release(self) -> None:
         releaser, self._release = self._release, None
@@ -46,7 +61,7 @@ class ClientHandle:
 
 @dataclass
 class _Shared:
-    client: QdrantClient
+    client: Client
     lock: threading.RLock = field(default_factory=threading.RLock)
     users: int = 0
 
@@ -71,8 +86,9 @@ def local_storage_in_use(path: str) -> bool:
         return False
 
 
-def _registry_key(path: str, owner: str) -> str:
-    return f"{MEMORY}{owner}" if path == MEMORY else os.path.realpath(path)
+def _registry_key(path: str, owner: str, engine: str = "local") -> str:
+    where = f"{MEMORY}{owner}" if path == MEMORY else os.path.realpath(path)
+    return f"{engine}:{where}"
 
 
 def _open_local(path: str) -> QdrantClient:
@@ -91,12 +107,21 @@ def _open_local(path: str) -> QdrantClient:
         raise FatalError(f"cannot open local-mode Qdrant at {path}: {exc}") from exc
 
 
-def _borrow(path: str, owner: str) -> ClientHandle:
-    key = _registry_key(path, owner)
+def _open_edge(path: str, tuning: EdgeTuning) -> EdgeClient:
+    if path == MEMORY:
+        return EdgeClient(tempfile.mkdtemp(prefix="offramp-qdrant-edge-"), tuning, temporary=True)
+    return EdgeClient(path, tuning)
+
+
+def _borrow(
+    path: str, owner: str, tuning: EdgeTuning | None = None, edge: bool = False
+) -> ClientHandle:
+    key = _registry_key(path, owner, "edge" if edge else "local")
     with _registry_lock:
         shared = _shared.get(key)
         if shared is None:
-            shared = _shared[key] = _Shared(_open_local(path))
+            opened: Client = _open_edge(path, tuning or EdgeTuning()) if edge else _open_local(path)
+            shared = _shared[key] = _Shared(opened)
         shared.users += 1
 
     def release() -> None:
@@ -107,7 +132,8 @@ def _borrow(path: str, owner: str) -> ClientHandle:
                 with shared.lock:
                     shared.client.close()
 
-    return ClientHandle(shared.client, shared.lock, f"local-mode Qdrant at {path}", True, release)
+    what = "Qdrant Edge" if edge else "local-mode Qdrant"
+    return ClientHandle(shared.client, shared.lock, f"{what} at {path}", True, release, edge)
 
 
 @contextmanager
@@ -121,10 +147,26 @@ def borrow_local(path: str, owner: str = "") -> Iterator[ClientHandle]:
         handle.release()
 
 
+@contextmanager
+def borrow_edge(path: str, owner: str = "") -> Iterator[ClientHandle]:
+    """Use the shared Qdrant Edge store of ``path`` (opening it if nobody has), as
+    ``borrow_local`` does for local mode."""
+    handle = _borrow(path, owner, edge=True)
+    try:
+        yield handle
+    finally:
+        handle.release()
+
+
 def open_client(config: QdrantSinkConfig, owner: str) -> ClientHandle:
     """A client for ``config``: shared for local mode, private for a server."""
     if config.qdrant_path is not None:
-        return _borrow(config.qdrant_path, owner)
+        if config.qdrant_embedded is Embedded.LOCAL:
+            return _borrow(config.qdrant_path, owner)
+        tuning = EdgeTuning(
+            config.qdrant_optimize_points, config.qdrant_hnsw_m, config.qdrant_hnsw_ef_construct
+        )
+        return _borrow(config.qdrant_path, owner, tuning, edge=True)
     assert config.qdrant_url is not None
     api_key = config.qdrant_api_key.get_secret_value() if config.qdrant_api_key else None
     try:

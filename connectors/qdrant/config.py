@@ -1,7 +1,8 @@
 """``QdrantSinkConfig``: every key of the Qdrant sink, validated before a task starts.
 
-Where to write: ``qdrant.url`` (a server, over HTTP or gRPC) or ``qdrant.path`` (qdrant-
-client's local mode: a directory, or ``:memory:``). Which collection: ``collection.name``
+Where to write: ``qdrant.url`` (a server, over HTTP or gRPC) or ``qdrant.path`` (an
+embedded store in a directory, or ``:memory:``: Qdrant Edge by default, qdrant-client's
+local mode with ``qdrant.embedded=local``). Which collection: ``collection.name``
 (``${topic}`` is replaced by the record's topic) or ``collection.name.field``. Which point:
 the record key, or ``point.id.field``. Which vector: ``vector.field`` in qdrant-kafka's
 format, or ``embedder`` computing one from ``embedder.text.field``. What payload:
@@ -24,11 +25,16 @@ from offramp.connectors.qdrant.embedding import Embedder, embedder_class, option
 from offramp.connectors.qdrant.fields import FieldPath
 from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 
-__all__ = ["Distance", "QdrantSinkConfig"]
+__all__ = ["Distance", "Embedded", "QdrantSinkConfig"]
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _EMBEDDER_OPTIONS = "embedder.*"
 _DEFAULT_VECTOR_FIELD = "vector"
+
+
+class Embedded(StrEnum):
+    EDGE = "edge"
+    LOCAL = "local"
 
 
 class Distance(StrEnum):
@@ -52,7 +58,20 @@ class QdrantSinkConfig(ConfigModel):
     qdrant_prefer_grpc: bool = Field(False, description="Talk gRPC to the server")
     qdrant_grpc_port: int = Field(6334, ge=1, le=65535, description="The server's gRPC port")
     qdrant_path: str | None = Field(
-        None, description="Local mode: a directory to keep the data in, or :memory:"
+        None, description="Embedded store: a directory to keep the data in, or :memory:"
+    )
+    qdrant_embedded: Embedded = Field(
+        Embedded.EDGE,
+        description="Engine for qdrant.path: edge (Qdrant Edge) or local (qdrant-client's)",
+    )
+    qdrant_optimize_points: int = Field(
+        20000,
+        ge=0,
+        description="Edge: build indexes once this many points are unindexed (0: never)",
+    )
+    qdrant_hnsw_m: int = Field(16, ge=0, description="Edge: HNSW m of collections created")
+    qdrant_hnsw_ef_construct: int = Field(
+        100, ge=4, description="Edge: HNSW ef_construct of collections created"
     )
     qdrant_timeout_ms: int = Field(30000, ge=1, description="Per-request timeout")
     qdrant_batch_size: int = Field(256, ge=1, description="Points per upsert request")
@@ -154,6 +173,11 @@ class QdrantSinkConfig(ConfigModel):
                 raise ValueError(f"${{{name}}} is not known; only ${{topic}} is replaced")
         return value
 
+    @field_validator("qdrant_embedded", mode="before")
+    @classmethod
+    def _embedded_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("collection_distance", mode="before")
     @classmethod
     def _distance_any_case(cls, value: Any) -> Any:
@@ -168,12 +192,14 @@ class QdrantSinkConfig(ConfigModel):
         if (self.qdrant_url is None) == (self.qdrant_path is None):
             raise _problem(
                 "set exactly one of qdrant.url (a Qdrant server) and qdrant.path "
-                "(qdrant-client's local mode: a directory, or :memory:)"
+                "(an embedded store: a directory, or :memory:)"
             )
         if self.qdrant_prefer_grpc and self.qdrant_url is None:
-            raise _problem("qdrant.prefer.grpc needs qdrant.url (local mode has no gRPC)")
+            raise _problem("qdrant.prefer.grpc needs qdrant.url (an embedded store has no gRPC)")
         if self.qdrant_api_key is not None and self.qdrant_url is None:
-            raise _problem("qdrant.api.key needs qdrant.url (local mode has no credentials)")
+            raise _problem("qdrant.api.key needs qdrant.url (an embedded store has no credentials)")
+        if "qdrant_embedded" in self.model_fields_set and self.qdrant_url is not None:
+            raise _problem("qdrant.embedded needs qdrant.path (it picks the embedded engine)")
         if self.embedder is None:
             if self.embedder_text_field or self.embedder_options:
                 keys = ["embedder.text.field"] if self.embedder_text_field else []
@@ -213,7 +239,9 @@ class QdrantSinkConfig(ConfigModel):
         """Where the points go, for messages."""
         if self.qdrant_url is not None:
             return f"Qdrant at {self.qdrant_url}" + (" (gRPC)" if self.qdrant_prefer_grpc else "")
-        return f"local-mode Qdrant at {self.qdrant_path}"
+        if self.qdrant_embedded is Embedded.LOCAL:
+            return f"local-mode Qdrant at {self.qdrant_path}"
+        return f"Qdrant Edge at {self.qdrant_path}"
 
     def build_embedder(self) -> Embedder[Any] | None:
         if self.embedder is None:

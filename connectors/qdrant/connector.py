@@ -6,6 +6,7 @@ from offramp import BatchWriter, FatalError, OfframpError, SinkConnector, TaskCo
 from offramp.connectors.qdrant.catalog import raise_for
 from offramp.connectors.qdrant.clients import open_client
 from offramp.connectors.qdrant.config import QdrantSinkConfig
+from offramp.connectors.qdrant.edge import EdgeClient
 from offramp.connectors.qdrant.vectors import VectorSchema
 from offramp.connectors.qdrant.writer import QdrantWriter
 
@@ -32,8 +33,9 @@ class QdrantSinkConnector(SinkConnector[QdrantSinkConfig]):
             found = [f"reached {where}"]
             with handle.lock:
                 try:
-                    if not handle.local:
-                        found[0] += f" (version {handle.client.info().version})"
+                    client = handle.client
+                    if not handle.local and not isinstance(client, EdgeClient):
+                        found[0] += f" (version {client.info().version})"
                     names = sorted(c.name for c in handle.client.get_collections().collections)
                     static = "${topic}" not in config.collection_name and (
                         config.collection_name_field is None

@@ -87,6 +87,14 @@ class Embedder(ABC, Generic[EmbedderConfigT]):
         split to find the bad texts, so this bounds how much a refusal costs."""
         return 256
 
+    @property
+    def max_concurrency(self) -> int:
+        """How many ``embed`` calls (of up to ``max_batch`` texts) the connector may run
+        at once, from threads of its own, so a remote model's latency doesn't cap the
+        sink's throughput. 1 (the default) keeps every call on the task's thread, one at
+        a time; an embedder returning more must make ``embed`` thread-safe."""
+        return 1
+
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order. Batch as the service likes; see the module

@@ -34,6 +34,9 @@ class OpenAIEmbedderConfig(EmbedderConfig):
     )
     batch_size: int = Field(64, ge=1, le=2048, description="Texts per request")
     timeout_ms: int = Field(30000, ge=1, description="Per-request timeout")
+    concurrency: int = Field(
+        4, ge=1, le=64, description="Requests in flight at once (one batch.size each)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -92,6 +95,10 @@ class OpenAIEmbedder(Embedder[OpenAIEmbedderConfig]):
     @property
     def max_batch(self) -> int:
         return self.config.batch_size
+
+    @property
+    def max_concurrency(self) -> int:
+        return self.config.concurrency  # httpx.Client is thread-safe; nothing else is shared
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         size = self.config.batch_size

@@ -6,7 +6,9 @@ For each batch:
    the text to embed) or, for a tombstone, a delete of the point its key names; a record
    that can't (no id, malformed vector, no text...) is returned as a ``RecordFailure``;
 2. embed: texts are embedded in the embedder's batches (identical texts once; the last
-   batch's vectors are kept, so a retried batch doesn't pay twice); a refused call is
+   batch's vectors are kept, so a retried batch doesn't pay twice), up to the embedder's
+   ``max_concurrency`` calls in flight at once (a thread pool of the writer's), all
+   awaited before anything is written, so writes keep record order; a refused call is
    split until the texts that fail alone are found;
 3. check: each vector against its collection's vectors (names, kinds, sizes), so a bad
    one is dead-lettered alone with a Qdrant-style message;
@@ -20,11 +22,18 @@ For each batch:
 Point ids are a pure function of the record, and upserts overwrite: a batch redelivered
 after a crash writes the same points again, which is what makes the sink exactly-once in
 effect.
+
+With Qdrant Edge (the embedded default) a write is in the shard's write-ahead log when
+``write`` returns (a killed process replays it); ``pre_commit`` flushes the store, so what
+the runtime commits is on disk; and after a write that leaves ``qdrant.optimize.points``
+unindexed points in a collection, its optimizers run (they hold the GIL, so not per batch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -38,11 +47,13 @@ from offramp import (
     RetriableError,
     SinkRecord,
     TaskContext,
+    TopicPartition,
     settle_in_halves,
 )
 from offramp.connectors.qdrant.catalog import CollectionCatalog
 from offramp.connectors.qdrant.clients import ClientHandle, open_client
 from offramp.connectors.qdrant.config import QdrantSinkConfig
+from offramp.connectors.qdrant.edge import EdgeClient
 from offramp.connectors.qdrant.embedding import Embedder
 from offramp.connectors.qdrant.fields import MISSING, FieldPath, describe
 from offramp.connectors.qdrant.outcomes import Verdict, classify
@@ -139,6 +150,7 @@ class QdrantWriter(BatchWriter):
             config.payload_field, config.payload_include, exclude, config.payload_kafka_coordinates
         )
         self._embedded: dict[str, VectorStruct] = {}  # the last batch's vectors by text
+        self._pool: ThreadPoolExecutor | None = None  # embed calls in flight, if allowed
 
     # ----- 1. plan ------------------------------------------------------------------
 
@@ -272,15 +284,30 @@ class QdrantWriter(BatchWriter):
         def split(texts: Sequence[str], exc: Exception) -> None:
             self.log.info("embedder refused %d texts (%s); splitting", len(texts), exc)
 
-        step = max(1, self.embedder.max_batch)
-        for start in range(0, len(missing), step):
+        def settle(texts: Sequence[str]) -> None:
             settle_in_halves(
-                missing[start : start + step],
+                texts,
                 partial(self._embed_texts, found, refused),
                 refuse,
                 lambda exc: isinstance(exc, EmbeddingError),
                 on_split=split,
             )
+
+        step = max(1, self.embedder.max_batch)
+        chunks = [missing[start : start + step] for start in range(0, len(missing), step)]
+        in_flight = min(max(1, self.embedder.max_concurrency), len(chunks))
+        if in_flight <= 1:
+            for chunk in chunks:
+                settle(chunk)
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.embedder.max_concurrency, thread_name_prefix="qdrant-embed"
+                )
+            futures: list[Future[None]] = [self._pool.submit(settle, c) for c in chunks]
+            errors = [exc for f in futures if (exc := f.exception()) is not None]
+            if errors:  # every chunk has settled: what succeeded is kept for the retry
+                raise errors[0]
         kept: list[_Op] = []
         for planned in ops:
             if isinstance(planned, _Upsert) and planned.vector is None:
@@ -414,13 +441,50 @@ class QdrantWriter(BatchWriter):
             ops = self._embed(ops, failures)
         ops = self._check(ops, failures)
         self._apply(ops, failures)
+        self._maintain()
         if len(failures) > 1:  # dead letters in record order, whichever step found them
             position = {id(record): i for i, record in enumerate(records)}
             failures.sort(key=lambda f: position[id(f.record)])
         return failures
 
+    def _maintain(self) -> None:
+        """Edge: build indexes where enough points are unindexed. A failure here loses
+        nothing written (the points are stored and searchable unindexed): logged."""
+        client = self.handle.client
+        if not isinstance(client, EdgeClient):
+            return
+        began = time.perf_counter()
+        try:
+            with self.handle.lock:
+                done = client.maybe_optimize()
+        except Exception as exc:
+            self.log.warning("%s: optimizing failed: %s", self.config.location, exc)
+            return
+        if done:
+            self.log.info(
+                "%s: optimized %s in %.1f s",
+                self.config.location,
+                ", ".join(repr(n) for n in done),
+                time.perf_counter() - began,
+            )
+
+    def pre_commit(self, offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
+        """Edge: flush, so what is committed is on disk, not only in the write-ahead log."""
+        client = self.handle.client
+        if not isinstance(client, EdgeClient):
+            return offsets  # a server applied it (wait=True); local mode commits per point
+        try:
+            with self.handle.lock:
+                client.flush()
+        except Exception as exc:
+            self.log.warning("%s: flush failed, nothing committed: %s", self.config.location, exc)
+            return {}
+        return offsets
+
     def stop(self) -> None:
         try:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
             if self.embedder is not None:
                 self.embedder.close()
         finally:

@@ -1,9 +1,12 @@
-"""The Qdrant writer against qdrant-client's local mode: ids, vectors, payloads, order, failures."""
+"""The Qdrant writer against both embedded engines, Qdrant Edge and qdrant-client's local
+mode: ids, vectors, payloads, order, failures."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -13,7 +16,7 @@ from qdrant_client import QdrantClient, models
 from devstack.embeddings_server import EmbeddingsServer
 from offramp import FatalError, RawMessage, RecordFailure, RetriableError, SinkRecord, TaskContext
 from offramp.connectors.qdrant import QdrantSinkConfig, QdrantWriter
-from offramp.connectors.qdrant.clients import borrow_local
+from offramp.connectors.qdrant.clients import borrow_edge, borrow_local
 from offramp.connectors.qdrant.embedders import HashEmbedder, hashed_vector, register_embedder
 from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from offramp.testing import write_all
@@ -25,12 +28,17 @@ def _record(offset: int, key: str | None, value: Any, topic: str = "calls") -> S
     return SinkRecord(message, key, value)
 
 
+_ENGINE: dict[str, str] = {}  # the engine of each test's store, by connector name
+
+
 class Sink:
     """A writer on a private in-memory store, and a client to read that store."""
 
     def __init__(self, name: str, **keys: str) -> None:
         self.name = name
-        self.config = QdrantSinkConfig.model_validate({"qdrant.path": ":memory:", **keys})
+        self.config = QdrantSinkConfig.model_validate(
+            {"qdrant.path": ":memory:", "qdrant.embedded": _ENGINE[name], **keys}
+        )
 
     def writer(self) -> QdrantWriter:
         return QdrantWriter(self.config, TaskContext(self.name, 0, {}))
@@ -40,12 +48,17 @@ class Sink:
         return failures
 
 
-@pytest.fixture
-def store(unique: str) -> Iterator[tuple[str, QdrantClient]]:
-    """Keeps the connector's in-memory store open for the test to read."""
-    name = f"unit-{unique}"
-    with borrow_local(":memory:", name) as handle:
-        yield name, handle.client
+@pytest.fixture(params=["edge", "local"])
+def store(unique: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, QdrantClient]]:
+    """Keeps the connector's in-memory store (Edge, or local mode) open for the test to
+    read; the Edge client answers the same calls with the same models."""
+    engine: str = request.param
+    name = f"unit-{engine}-{unique}"
+    _ENGINE[name] = engine
+    borrow = borrow_edge if engine == "edge" else borrow_local
+    with borrow(":memory:", name) as handle:
+        client: Any = handle.client
+        yield name, client
 
 
 def _points(client: QdrantClient, collection: str) -> dict[Any, models.Record]:
@@ -275,6 +288,7 @@ def test_openai_embedder_refusals_retries_and_the_embedding_cache(
                 "embedder.batch.size": "4",
                 "embedder.dimensions": "4",
                 "embedder.text.field": "text",
+                "embedder.concurrency": "1",  # the chunks in order: which one fails is known
             },
         )
         server.refuse_texts_containing("POISON")
@@ -301,3 +315,61 @@ def test_openai_embedder_refusals_retries_and_the_embedding_cache(
     assert client.retrieve("calls", [3], with_vectors=True)[0].vector == pytest.approx(
         hashed_vector("call 3", 4)
     )
+
+
+class _SlowEmbedder(HashEmbedder):
+    """A remote-like embedder: 50 ms per call, up to 4 calls at once; counts the peak."""
+
+    peak = 0
+    _now = 0
+    _lock = threading.Lock()
+
+    @property
+    def max_batch(self) -> int:
+        return 8
+
+    @property
+    def max_concurrency(self) -> int:
+        return 4
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        cls = type(self)
+        with cls._lock:
+            cls._now += 1
+            cls.peak = max(cls.peak, cls._now)
+        try:
+            time.sleep(0.05)
+            return super().embed(texts)
+        finally:
+            with cls._lock:
+                cls._now -= 1
+
+
+def test_embedding_calls_run_several_at_once_and_writes_keep_record_order(
+    store: tuple[str, QdrantClient],
+) -> None:
+    """An embedder allowing 4 calls in flight gets 4 at once: 128 texts in 16 calls take
+    about 4 call latencies, not 16; the last record per id still wins."""
+    name, client = store
+    register_embedder("unit-slow", _SlowEmbedder)
+    sink = Sink(
+        name,
+        **{
+            "collection.create": "true",
+            "embedder": "unit-slow",
+            "embedder.dimension": "8",
+            "embedder.text.field": "text",
+        },
+    )
+    records = [_record(i, str(i % 100), {"text": f"call {i}"}) for i in range(128)]
+    began = time.perf_counter()
+    assert sink.write(records) == []
+    elapsed = time.perf_counter() - began
+    assert _SlowEmbedder.peak == 4
+    assert elapsed < 16 * 0.05 * 0.6, f"{elapsed:.2f} s: the calls did not overlap"
+    points = _points(client, "calls")
+    assert len(points) == 100
+    for i in (0, 27, 99):  # ids 0..27 were written twice: the later record wins
+        last = i + 100 if i + 100 < 128 else i
+        assert points[i].payload == {"text": f"call {last}"}
+        assert points[i].vector == pytest.approx(hashed_vector(f"call {last}", 8), abs=1e-6)

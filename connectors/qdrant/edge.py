@@ -1,0 +1,448 @@
+"""``EdgeClient``: Qdrant Edge (the Rust engine in-process) behind the qdrant-client calls
+the sink makes.
+
+One directory holds the store; each collection is one Edge shard in
+``<path>/collections/<name>`` (Edge has no collections: a shard is one). The client speaks
+the subset of ``QdrantClient`` the writer, the catalog, the connector's ``check`` and the
+tests use (``collection_exists``, ``get_collection(s)``, ``create_collection``, ``upsert``,
+``delete``, ``count``, ``scroll``, ``retrieve``, ``query_points``), taking and returning
+qdrant-client's ``models`` so the rest of the connector doesn't know which engine is
+underneath. Its own calls: ``flush`` (everything durable on disk), ``optimize`` (build
+indexes, merge segments) and ``close``.
+
+What Edge does and doesn't do, measured with qdrant-edge-py 0.9 (docs/connectors/qdrant.md):
+
+- ``update`` writes to the shard's write-ahead log before it returns (a killed process
+  loses nothing acknowledged; the log is replayed on load); ``flush`` writes segments and
+  the log to disk (what a commit waits for).
+- ``optimize`` runs the optimizers (HNSW index build, segment merges) on the calling
+  thread **holding the GIL** throughout: every other Python thread of the process waits.
+  Hence it runs only when enough unindexed points piled up (``qdrant.optimize.points``).
+  Unindexed points are searchable anyway (a full scan of those segments).
+- Edge raises plain ``Exception`` with Qdrant's message; they become ``ValueError``
+  (refused: ``Wrong input: …``), ``KeyError``-like missing collections or ``RuntimeError``
+  (a broken store) here, which ``outcomes.classify`` reads like local mode's.
+- A shard's WAL is locked (``flock``) by whoever opened it; ``<path>/.edge.lock`` is
+  locked too, so another process is refused with a clear message before anything opens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import portalocker
+import qdrant_edge as qe
+from qdrant_client import models
+
+from offramp import FatalError
+
+__all__ = [
+    "EdgeClient",
+    "EdgeTuning",
+    "edge_storage_in_use",
+    "holds_local_mode_store",
+]
+
+COLLECTIONS = "collections"
+LOCK_FILE = ".edge.lock"
+_NAME = re.compile(r"^[A-Za-z0-9_.\-:@]{1,255}$")  # Qdrant refuses / \ and the like too
+
+_DISTANCE = {
+    models.Distance.COSINE: qe.Distance.Cosine,
+    models.Distance.DOT: qe.Distance.Dot,
+    models.Distance.EUCLID: qe.Distance.Euclid,
+    models.Distance.MANHATTAN: qe.Distance.Manhattan,
+}
+_DISTANCE_BACK = {"Cosine": "Cosine", "Dot": "Dot", "Euclid": "Euclid", "Manhattan": "Manhattan"}
+
+
+class EdgeTuning:
+    """How shards are made and kept: HNSW parameters for collections created here, and
+    how many unindexed points make ``maybe_optimize`` run the optimizers (0: never)."""
+
+    __slots__ = ("ef_construct", "m", "optimize_points")
+
+    def __init__(self, optimize_points: int = 20_000, m: int = 16, ef_construct: int = 100):
+        self.optimize_points = optimize_points
+        self.m = m
+        self.ef_construct = ef_construct
+
+
+def holds_local_mode_store(path: str) -> bool:
+    """True if ``path`` holds qdrant-client local-mode data (its meta.json)."""
+    return os.path.isfile(os.path.join(path, "meta.json"))
+
+
+def edge_storage_in_use(path: str) -> bool:
+    """True if a process (this one or another) holds the Edge store at ``path`` now."""
+    lock_file = os.path.join(path, LOCK_FILE)
+    if not os.path.exists(lock_file):
+        return False
+    with open(lock_file, "r+") as f:
+        try:
+            portalocker.lock(
+                f, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
+            )
+        except portalocker.exceptions.LockException:
+            return True
+        portalocker.unlock(f)
+        return False
+
+
+def _edge_error(exc: BaseException, doing: str) -> Exception:
+    """An Edge exception as the kind ``outcomes.classify`` understands."""
+    text = str(exc)
+    if isinstance(exc, TypeError | OverflowError):
+        return ValueError(f"Wrong input: {text}")
+    if "Service runtime error" in text or "WAL" in text or "No such file" in text:
+        return RuntimeError(f"Qdrant Edge: {doing}: {text}")
+    return ValueError(text if text.startswith("Wrong input") else f"Wrong input: {text}")
+
+
+def _point_id(value: Any) -> int | str:
+    return str(value) if isinstance(value, uuid.UUID) else int(value)
+
+
+def _edge_vector(vector: Any) -> Any:
+    if isinstance(vector, dict):
+        out: dict[str, Any] = {}
+        for name, one in vector.items():
+            if isinstance(one, models.SparseVector):
+                out[name] = qe.SparseVector(one.indices, one.values)
+            else:
+                out[name] = one
+        return out
+    return vector
+
+
+def _client_vector(vector: Any) -> Any:
+    if isinstance(vector, dict):
+        out: dict[str, Any] = {}
+        for name, one in vector.items():
+            if isinstance(one, qe.SparseVector):
+                out[name] = models.SparseVector(indices=one.indices, values=one.values)
+            else:
+                out[name] = one
+        # A collection with only the unnamed dense vector reads back as a plain list.
+        return out[""] if set(out) == {""} else out
+    return vector
+
+
+def _record(found: Any, with_vectors: bool) -> models.Record:
+    return models.Record.model_construct(
+        id=_point_id(found.id),
+        payload=found.payload,
+        vector=_client_vector(found.vector) if with_vectors else None,
+        shard_key=None,
+        order_value=None,
+    )
+
+
+class _Shard:
+    """One collection: its Edge shard and the schema it was created with."""
+
+    def __init__(self, shard: qe.EdgeShard, params: models.CollectionParams) -> None:
+        self.shard = shard
+        self.params = params
+        self.unindexed = 0  # points upserted since the last optimize, a lower bound
+
+
+def _params_from_json(raw: Mapping[str, Any]) -> models.CollectionParams:
+    vectors: dict[str, models.VectorParams] = {}
+    for name, v in (raw.get("vectors") or {}).items():
+        multi = v.get("multivector_config")
+        vectors[name] = models.VectorParams(
+            size=int(v["size"]),
+            distance=models.Distance(_DISTANCE_BACK[str(v["distance"])]),
+            multivector_config=(
+                models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
+                if multi
+                else None
+            ),
+        )
+    sparse = {n: models.SparseVectorParams() for n in raw.get("sparse_vectors") or {}}
+    dense: Any = vectors[""] if set(vectors) == {""} else vectors
+    return models.CollectionParams(vectors=dense, sparse_vectors=sparse or None)
+
+
+def _config_of(params: models.CollectionParams) -> Any:
+    build: Any = models.CollectionConfig.model_construct  # only .params is read
+    return build(params=params)
+
+
+class EdgeClient:
+    """A Qdrant Edge store in a directory, with qdrant-client's calls (see the module
+    docstring). Not thread-safe: ``clients`` serialises its users with a lock."""
+
+    def __init__(self, path: str, tuning: EdgeTuning | None = None, temporary: bool = False):
+        self.path = Path(path)
+        self.tuning = tuning or EdgeTuning()
+        self.temporary = temporary
+        self._shards: dict[str, _Shard] = {}
+        self._closed = False
+        if holds_local_mode_store(path):
+            raise FatalError(
+                f"{path} holds a qdrant-client local-mode store; set qdrant.embedded=local to "
+                "keep using it, or give Qdrant Edge another qdrant.path"
+            )
+        try:
+            (self.path / COLLECTIONS).mkdir(parents=True, exist_ok=True)
+            self._lock_file = open(self.path / LOCK_FILE, "a+")  # noqa: SIM115
+        except OSError as exc:
+            raise FatalError(f"cannot open Qdrant Edge store at {path}: {exc}") from exc
+        try:
+            portalocker.lock(
+                self._lock_file,
+                portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING,
+            )
+        except portalocker.exceptions.LockException:
+            self._lock_file.close()
+            raise FatalError(
+                f"Qdrant Edge store at {path} is in use by another process; one process "
+                "per path (use a Qdrant server to share it)"
+            ) from None
+        self._guard = threading.Lock()
+
+    # ----- shards ------------------------------------------------------------------
+
+    def _dir(self, name: str) -> Path:
+        if not _NAME.match(name) or name in (".", ".."):
+            raise ValueError(f"Wrong input: collection name {name!r} is not usable as a directory")
+        return self.path / COLLECTIONS / name
+
+    def _shard(self, name: str) -> _Shard:
+        shard = self._shards.get(name)
+        if shard is not None:
+            return shard
+        where = self._dir(name)
+        config_file = where / "edge_config.json"
+        if not config_file.is_file():
+            raise ValueError(f"Collection {name} not found")
+        try:
+            params = _params_from_json(orjson.loads(config_file.read_bytes()))
+            opened = qe.EdgeShard.load(str(where))
+        except Exception as exc:
+            raise _edge_error(exc, f"opening collection {name!r}") from exc
+        shard = self._shards[name] = _Shard(opened, params)
+        info = opened.info()
+        shard.unindexed = max(0, info.points_count - info.indexed_vectors_count)
+        return shard
+
+    def collection_exists(self, collection_name: str) -> bool:
+        if collection_name in self._shards:
+            return True
+        return (self._dir(collection_name) / "edge_config.json").is_file()
+
+    def get_collections(self) -> models.CollectionsResponse:
+        root = self.path / COLLECTIONS
+        names = sorted(p.name for p in root.iterdir() if (p / "edge_config.json").is_file())
+        return models.CollectionsResponse(
+            collections=[models.CollectionDescription(name=n) for n in names]
+        )
+
+    def get_collection(self, collection_name: str) -> Any:
+        shard = self._shard(collection_name)
+        info = shard.shard.info()
+        return models.CollectionInfo.model_construct(
+            status=models.CollectionStatus.GREEN,
+            optimizer_status=models.OptimizersStatusOneOf.OK,
+            points_count=info.points_count,
+            indexed_vectors_count=info.indexed_vectors_count,
+            segments_count=info.segments_count,
+            config=_config_of(shard.params),
+            payload_schema={},
+        )
+
+    def create_collection(
+        self,
+        collection_name: str,
+        vectors_config: models.VectorParams | Mapping[str, models.VectorParams],
+        sparse_vectors_config: Mapping[str, models.SparseVectorParams] | None = None,
+    ) -> bool:
+        where = self._dir(collection_name)
+        if self.collection_exists(collection_name):
+            raise ValueError(f"Collection {collection_name} already exists")
+        named = (
+            {"": vectors_config}
+            if isinstance(vectors_config, models.VectorParams)
+            else dict(vectors_config)
+        )
+        dense = {
+            name: qe.EdgeVectorParams(
+                size=vp.size,
+                distance=_DISTANCE[vp.distance],
+                multivector_config=(
+                    qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim)
+                    if vp.multivector_config is not None
+                    else None
+                ),
+            )
+            for name, vp in named.items()
+        }
+        sparse = {n: qe.EdgeSparseVectorParams() for n in sparse_vectors_config or {}}
+        t = self.tuning
+        config = qe.EdgeConfig(
+            vectors=dense or None,
+            sparse_vectors=sparse or None,
+            hnsw_config=qe.HnswIndexConfig(
+                m=t.m, ef_construct=t.ef_construct, full_scan_threshold=10_000
+            ),
+        )
+        try:
+            created = qe.EdgeShard.create(str(where), config)
+        except Exception as exc:
+            shutil.rmtree(where, ignore_errors=True)
+            raise _edge_error(exc, f"creating collection {collection_name!r}") from exc
+        params = models.CollectionParams(
+            vectors=named[""] if set(named) == {""} else named,
+            sparse_vectors=dict(sparse_vectors_config) if sparse_vectors_config else None,
+        )
+        self._shards[collection_name] = _Shard(created, params)
+        return True
+
+    # ----- writes ------------------------------------------------------------------
+
+    def upsert(
+        self, collection_name: str, points: Sequence[models.PointStruct], wait: bool = True
+    ) -> None:
+        shard = self._shard(collection_name)
+        try:
+            edge_points = [qe.Point(p.id, _edge_vector(p.vector), p.payload) for p in points]
+            shard.shard.update(qe.UpdateOperation.upsert_points(edge_points))
+        except Exception as exc:
+            raise _edge_error(exc, f"upserting into {collection_name!r}") from exc
+        shard.unindexed += len(points)
+
+    def delete(
+        self,
+        collection_name: str,
+        points_selector: models.PointIdsList | Sequence[Any],
+        wait: bool = True,
+    ) -> None:
+        shard = self._shard(collection_name)
+        ids = (
+            points_selector.points
+            if isinstance(points_selector, models.PointIdsList)
+            else list(points_selector)
+        )
+        try:
+            shard.shard.update(qe.UpdateOperation.delete_points(list(ids)))
+        except Exception as exc:
+            raise _edge_error(exc, f"deleting from {collection_name!r}") from exc
+
+    def flush(self) -> None:
+        """Everything written so far is on disk when this returns."""
+        for name, shard in self._shards.items():
+            try:
+                shard.shard.flush()
+            except Exception as exc:
+                raise _edge_error(exc, f"flushing {name!r}") from exc
+
+    def maybe_optimize(self) -> list[str]:
+        """Run the optimizers of every collection with at least ``optimize_points``
+        unindexed points; the names of those optimized. Holds the GIL while it runs."""
+        threshold = self.tuning.optimize_points
+        done: list[str] = []
+        if threshold <= 0:
+            return done
+        for name, shard in self._shards.items():
+            if shard.unindexed >= threshold:
+                self.optimize(name)
+                done.append(name)
+        return done
+
+    def optimize(self, collection_name: str) -> None:
+        shard = self._shard(collection_name)
+        try:
+            shard.shard.optimize()
+        except Exception as exc:
+            raise _edge_error(exc, f"optimizing {collection_name!r}") from exc
+        info = shard.shard.info()
+        shard.unindexed = max(0, info.points_count - info.indexed_vectors_count)
+
+    # ----- reads (check, tests, demo) -----------------------------------------------
+
+    def count(self, collection_name: str, exact: bool = True) -> models.CountResult:
+        shard = self._shard(collection_name)
+        return models.CountResult(count=shard.shard.count(qe.CountRequest(exact=exact)))
+
+    def scroll(
+        self,
+        collection_name: str,
+        limit: int = 10,
+        offset: Any = None,
+        with_payload: bool = True,
+        with_vectors: bool = False,
+    ) -> tuple[list[models.Record], Any]:
+        shard = self._shard(collection_name)
+        found, following = shard.shard.scroll(
+            qe.ScrollRequest(
+                offset=offset, limit=limit, with_payload=with_payload, with_vector=with_vectors
+            )
+        )
+        nxt = _point_id(following) if following is not None else None
+        return [_record(r, with_vectors) for r in found], nxt
+
+    def retrieve(
+        self,
+        collection_name: str,
+        ids: Iterable[Any],
+        with_payload: bool = True,
+        with_vectors: bool = False,
+    ) -> list[models.Record]:
+        shard = self._shard(collection_name)
+        found = shard.shard.retrieve(list(ids), with_payload, with_vectors)
+        return [_record(r, with_vectors) for r in found]
+
+    def query_points(
+        self,
+        collection_name: str,
+        query: Sequence[float],
+        using: str | None = None,
+        limit: int = 10,
+        with_payload: bool = True,
+    ) -> models.QueryResponse:
+        shard = self._shard(collection_name)
+        found = shard.shard.query(
+            qe.QueryRequest(
+                query=qe.Query.Nearest(list(query), using),
+                limit=limit,
+                with_payload=with_payload,
+            )
+        )
+        return models.QueryResponse(
+            points=[
+                models.ScoredPoint.model_construct(
+                    id=_point_id(p.id), version=p.version, score=p.score, payload=p.payload
+                )
+                for p in found
+            ]
+        )
+
+    # ----- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            for shard in self._shards.values():
+                try:
+                    shard.shard.flush()
+                finally:
+                    shard.shard.close()
+            self._shards.clear()
+        finally:
+            portalocker.unlock(self._lock_file)
+            self._lock_file.close()
+            if self.temporary:
+                shutil.rmtree(self.path, ignore_errors=True)
