@@ -179,8 +179,11 @@ class SinkRecord:
 
     def header(self, name: str) -> bytes | None:
         """The last value of header ``name`` (Kafka allows repeats), or None."""
+        headers: Headers | None = getattr(self, "_headers", None)
+        if headers is None:  # read the message's without keeping a copy on the record
+            headers = self.message.headers() or []
         found = None
-        for key, value in self.headers:
+        for key, value in headers:
             if key == name:
                 found = value
         return found

@@ -15,6 +15,8 @@ from offramp.transforms.java_regex import NEVER_MATCHES
 
 __all__ = ["HasHeaderKey", "HeaderValueMatches", "RecordIsTombstone", "TopicNameMatches"]
 
+_ANSWERS_LIMIT = 1024  # distinct header values remembered (ids, timestamps never repeat)
+
 
 class TopicNameMatches(Predicate):
     """True when the record's topic fully matches ``pattern`` (a Java regex)."""
@@ -55,9 +57,17 @@ class HeaderValueMatches(Predicate):
         self.header = config.required_string("header.name")
         pattern = config.regex("pattern")
         self.pattern = NEVER_MATCHES if pattern is None else pattern
+        # A header such as ce-type takes a handful of values: each is decoded and
+        # matched once, not once per record.
+        self._answers: dict[bytes, bool] = {}
 
     def test(self, record: SinkRecord) -> bool:
         value = record.header(self.header)
         if value is None:
             return False
-        return self.pattern.fullmatch(value.decode("utf-8", "replace")) is not None
+        answer = self._answers.get(value)
+        if answer is None:
+            answer = self.pattern.fullmatch(value.decode("utf-8", "replace")) is not None
+            if len(self._answers) < _ANSWERS_LIMIT:
+                self._answers[value] = answer
+        return answer
