@@ -541,8 +541,13 @@ def main() -> int:
     }
     for name, sink in sorted(CONNECTORS.items(), key=lambda kv: kv[1] == "s3"):
         lats = seen[sink].latencies
+        p50, p99 = (
+            (f"{pct(lats, 0.5) * 1000:.0f}", f"{pct(lats, 0.99) * 1000:.0f}")
+            if lats
+            else (f">{args.seconds:.0f}s", "behind")  # nothing produced in the window arrived
+        )
         print(
-            f"{sink:<8} {name:<17} {pct(lats, 0.5) * 1000:>8.0f} {pct(lats, 0.99) * 1000:>8.0f} "
+            f"{sink:<8} {name:<17} {p50:>8} {p99:>8} "
             f"{len(lats):>8} {written.get(name, 0):>8} {lags[name]:>8}  {methods[sink]}"
         )
     if args.keep:
