@@ -100,6 +100,15 @@ class ConnectorSettings(ConfigModel):
     errors_deadletterqueue_topic_name: str = ""
     errors_deadletterqueue_topic_replication_factor: int = Field(3, ge=-1)
     errors_deadletterqueue_context_headers_enable: bool = False
+    errors_breaker_enable: bool = Field(
+        True, description="Pause instead of dead-lettering most of a stream (offramp)"
+    )
+    errors_breaker_threshold: float = Field(
+        0.5, gt=0, le=1, description="Failed share of the window that trips the breaker"
+    )
+    errors_breaker_window_records: int = Field(
+        10000, ge=1, description="Records the breaker's failed share is taken over"
+    )
     batch_max_records: int = Field(1000, ge=1, description="Records per write")
     batch_max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="Value bytes per write")
     batch_max_age_ms: int = Field(500, ge=0, description="Longest wait to fill a batch")

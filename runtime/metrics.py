@@ -36,6 +36,7 @@ class TaskMetrics:
     commit_seconds_sum: float = 0.0
     commit_seconds_max: float = 0.0
     restarts: int = 0
+    breaker_trips: int = 0
     partitions_assigned: int = 0
     partitions_revoked: int = 0
     consumer_lag: dict[TopicPartition, int] = field(default_factory=dict)

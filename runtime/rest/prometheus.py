@@ -72,6 +72,11 @@ _TASK_COUNTERS = (
     ("commits", "offramp_offset_commit_total", "offset-commit-completion-total"),
     ("commit_failures", "offramp_offset_commit_failures_total", "offset-commit-failure"),
     ("restarts", "offramp_task_restarts_total", "automatic restarts of a failed task"),
+    (
+        "breaker_trips",
+        "offramp_deadletter_breaker_trips_total",
+        "tasks paused because most records failed",
+    ),
     ("partitions_assigned", "offramp_partitions_assigned_total", "partitions assigned"),
     ("partitions_revoked", "offramp_partitions_revoked_total", "partitions revoked"),
 )

@@ -16,6 +16,7 @@ from offramp.config import ConnectorSettings
 from offramp.deadletter import DeadLetterWriter
 from offramp.errors import FatalError
 from offramp.metrics import TaskMetrics
+from offramp.task.breaker import DeadLetterBreaker
 
 __all__ = ["FailureReporter", "qualified_name"]
 
@@ -37,6 +38,13 @@ class FailureReporter:
         dead_letters: DeadLetterWriter | None,
         metrics: TaskMetrics,
     ) -> None:
+        self.breaker = (
+            DeadLetterBreaker(
+                settings.errors_breaker_threshold, settings.errors_breaker_window_records
+            )
+            if settings.errors_breaker_enable and settings.errors_tolerance == "all"
+            else None
+        )
         self._connector = connector
         self._task_id = task_id
         self._settings = settings
@@ -53,6 +61,8 @@ class FailureReporter:
     ) -> None:
         """Dead-letter (or skip) one record, or raise ``FatalError`` under tolerance none."""
         s = self._settings
+        if self.breaker is not None:
+            self.breaker.failed(stage, error)  # raises instead, when most records fail
         self._metrics.records_failed += 1
         where = f"{message.topic()}-{message.partition()}@{message.offset()}"
         if s.errors_log_enable:

@@ -90,6 +90,8 @@ class Ingest:
             messages = self._drop_errors(messages)
             if not messages:
                 return
+        if self._reporter.breaker is not None:
+            self._reporter.breaker.read(len(messages))
         records = self._convert(messages, batch)
         chain = self._config.transforms
         if chain:

@@ -27,6 +27,7 @@ from offramp.gil_handoff import shorten_switch_interval
 from offramp.plugin import BatchWriter, TaskContext
 from offramp.records import SinkRecord, TopicPartition
 from offramp.task.batching import BatchPolicy
+from offramp.task.breaker import BreakerTripped
 from offramp.task.commits import commit_durable
 from offramp.task.delivery import Delivery
 from offramp.task.failures import FailureReporter
@@ -135,6 +136,10 @@ class TaskRun:
                 mode = "clean"
             except StopRequested:
                 mode = "commit"  # stopped mid-retry: commit what is durable, write no more
+            except BreakerTripped:
+                mode = "commit"  # what was handled is kept; the rest is read again on resume
+                self.metrics.breaker_trips += 1
+                raise
         finally:
             self._shutdown(mode)
 

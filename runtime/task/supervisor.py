@@ -23,6 +23,7 @@ from offramp.config import ConnectorConfig, WorkerConfig
 from offramp.consumer import ConsumerFactory, ProducerFactory
 from offramp.metrics import TaskMetrics
 from offramp.retry import RetryPolicy
+from offramp.task.breaker import BreakerTripped
 from offramp.task.run import TaskRun
 from offramp.task.status import TaskState, TaskStatus
 
@@ -133,6 +134,16 @@ class TaskRunner:
             try:
                 run = TaskRun(self)
                 run.execute()
+            except BreakerTripped as exc:
+                # Not a failure: the task pauses itself, as an operator would, and a
+                # resume (or restart) goes on from the last commit with a fresh window.
+                log.error("task %s paused: %s", self.name, exc)
+                self._paused.set()
+                self.set_status(TaskState.PAUSED, message=str(exc))
+                while self._paused.is_set() and not self.exit_requested():
+                    self._stop.wait(0.2)
+                self._paused.clear()
+                continue
             except Exception as exc:
                 trace = "".join(traceback.format_exception(exc))
                 log.error("task %s failed: %s", self.name, exc)
