@@ -1,21 +1,31 @@
-"""Points/s into Qdrant through offramp vs raw qdrant-client upserts of the same vectors.
+"""Points/s and memory into embedded Qdrant: Qdrant Edge vs qdrant-client local mode,
+each through offramp and as a raw loop, every measurement in a process of its own.
 
-Same records, same run, same kind of store (qdrant-client local mode; ``--storage``
-picks ``memory`` (``:memory:``, the strictest: nothing but CPU), ``tmpfs`` (a directory
-in /dev/shm) or ``disk`` (a directory under the system temp dir; one sqlite commit per
-point)). Each record carries a precomputed ``--dim``-dimensional vector and a small
-payload, keyed by a call id.
+Same records (a precomputed ``--dim``-dimensional vector and a small payload, keyed by a
+call id), same kind of store: ``--storage`` picks ``disk`` (a directory under the system
+temp dir, the default: persistence as a worker has it), ``tmpfs`` (/dev/shm) or
+``memory`` (``:memory:``; for Edge a temporary directory). Modes (``--modes``):
 
-- raw: the vectors (decoded once, outside the clock) upserted with
-  ``client.upsert(points=[PointStruct…], wait=True)`` in batches of ``--batch`` points;
-- offramp: the ``qdrant`` connector in an in-process worker reads the same records
-  from Kafka, decodes the JSON, checks ids and vectors, builds payloads and upserts in
-  batches of ``--batch``. The connector starts paused and joins its group; then it is
-  resumed and timed from its first written batch to its last (the rate of the records
-  after the first batch), as bench_runtime.py does, so group joins and the fetch ramp
-  after resuming don't count.
+- ``raw-edge``: the decoded vectors upserted into one ``qdrant_edge.EdgeShard`` in batches
+  of ``--batch``, then ``optimize()`` (the HNSW index build) and ``flush()``, all timed;
+- ``raw-local``: ``QdrantClient(path=…).upsert(points=[PointStruct…], wait=True)`` in
+  batches of ``--batch`` (local mode builds no index);
+- ``offramp-edge`` / ``offramp-local``: the ``qdrant`` connector in an in-process worker
+  reads the same records from Kafka, decodes the JSON, checks ids and vectors, builds
+  payloads and upserts in batches of ``--batch`` (Edge: optimizing once
+  ``qdrant.optimize.points`` are unindexed, flushing on each commit). The connector starts
+  paused and joins its group; then it is resumed and timed from its first written batch
+  to its last (the rate of the records after the first batch), as bench_runtime.py does.
+
+Each (mode, run) is a fresh ``python bench_qdrant.py --child …`` process, so one mode's
+heap never inflates the next one's figures; it reports points/s, peak RSS (VmHWM) and,
+at the end, RssAnon (the process's own memory) and RssFile (mapped files: the store's
+vectors, which the kernel can drop). ``--grow N`` instead writes N points through the
+connector's writer into Edge (no Kafka) and prints RSS every N/10 points: memory as the
+collection grows.
 
     .venv/bin/python bench/bench_qdrant.py [--records 20000] [--dim 384] [--runs 3]
+    .venv/bin/python bench/bench_qdrant.py --grow 200000
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,13 +43,16 @@ import uuid
 from typing import Any
 
 import orjson
+import qdrant_edge as qe
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from qdrant_client import QdrantClient, models
 
 from devstack.kafka import KafkaBroker, produce_waiting
+from offramp import RawMessage, SinkRecord, TaskContext, TopicPartition
 from offramp.config import load_worker_config
-from offramp.connectors.qdrant.clients import borrow_local
+from offramp.connectors.qdrant import QdrantSinkConfig, QdrantWriter
+from offramp.connectors.qdrant.edge import EdgeClient
 from offramp.registry import PluginRegistry
 from offramp.worker import Worker
 
@@ -68,9 +82,25 @@ def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> N
     assert producer.flush(60) == 0
 
 
-def new_store(storage: str) -> str:
-    if storage == "memory":
+MODES = ("raw-edge", "raw-local", "offramp-edge", "offramp-local")
+
+
+def memory() -> dict[str, float]:
+    """This process's peak RSS, RssAnon and RssFile in MB (Linux /proc)."""
+    found: dict[str, float] = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmHWM", "RssAnon", "RssFile"):
+                found[key] = int(rest.split()[0]) / 1024
+    return found
+
+
+def new_store(storage: str, engine: str = "local") -> str:
+    if storage == "memory" and engine == "local":
         return ":memory:"
+    if storage == "memory":
+        storage = "tmpfs"
     base = "/dev/shm" if storage == "tmpfs" else None
     return tempfile.mkdtemp(prefix="bench-qdrant-", dir=base)
 
@@ -80,8 +110,30 @@ def drop_store(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def raw_edge_run(records: list[tuple[bytes, bytes]], dim: int, storage: str, batch: int) -> float:
+    """Points/s of a hand-written Qdrant Edge loop, index build and flush included."""
+    decoded = [(key.decode(), orjson.loads(value)) for key, value in records]
+    rows = [(call_id, value.pop("vector"), value) for call_id, value in decoded]
+    path = new_store(storage, "edge")
+    vectors = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
+    shard = qe.EdgeShard.create(os.path.join(path, "calls"), qe.EdgeConfig(vectors=vectors))
+    try:
+        began = time.perf_counter()
+        for start in range(0, len(rows), batch):
+            points = [qe.Point(i, v, p) for i, v, p in rows[start : start + batch]]
+            shard.update(qe.UpdateOperation.upsert_points(points))
+        shard.optimize()
+        shard.flush()
+        elapsed = time.perf_counter() - began
+        assert shard.count(qe.CountRequest(exact=True)) == len(rows)
+    finally:
+        shard.close()
+        drop_store(path)
+    return len(rows) / elapsed
+
+
 def raw_run(records: list[tuple[bytes, bytes]], dim: int, storage: str, batch: int) -> float:
-    """Points/s of a hand-written upsert loop over the already-decoded vectors."""
+    """Points/s of a hand-written local-mode upsert loop over the already-decoded vectors."""
     decoded = [(key.decode(), orjson.loads(value)) for key, value in records]
     rows = [
         (call_id, value.pop("vector"), value) for call_id, value in decoded
@@ -108,10 +160,18 @@ def raw_run(records: list[tuple[bytes, bytes]], dim: int, storage: str, batch: i
 
 
 def offramp_run(
-    bootstrap: str, topic: str, count: int, dim: int, storage: str, batch: int, tasks: int, run: int
+    bootstrap: str,
+    topic: str,
+    count: int,
+    dim: int,
+    storage: str,
+    batch: int,
+    tasks: int,
+    run: int,
+    engine: str = "local",
 ) -> float:
     """Points/s of the qdrant connector reading the same records from Kafka."""
-    path = new_store(storage)
+    path = new_store(storage, engine)
     name = f"bench-qdrant-{run}-{uuid.uuid4().hex[:6]}"
     worker = Worker(
         load_worker_config(
@@ -126,6 +186,7 @@ def offramp_run(
         "topics": topic,
         "tasks.max": str(tasks),
         "qdrant.path": path,
+        "qdrant.embedded": engine,
         "qdrant.batch.size": str(batch),
         "collection.name": "calls",
         "collection.create": "true",
@@ -135,8 +196,7 @@ def offramp_run(
         "value.converter.schemas.enable": "false",
         "batch.max.records": "1000",
     }
-    # Hold the store open so the count can be read before the tasks let go of it.
-    with borrow_local(path, name) as store:
+    if True:  # the store is counted after the worker let go of it
         try:
             worker.create(name, config, initial_state="PAUSED")
             runners = worker.get(name).tasks
@@ -161,12 +221,89 @@ def offramp_run(
                 raise RuntimeError(f"{failed} records failed")
         finally:
             worker.shutdown()
-        with store.lock:
-            points = store.client.count("calls").count
+    if path == ":memory:":
+        points = count  # gone with the worker; its write metrics said every one was written
+    else:
+        client: Any = EdgeClient(path) if engine == "edge" else QdrantClient(path=path)
+        try:
+            points = client.count("calls").count
+        finally:
+            client.close()
     drop_store(path)
     if points != count:
         raise RuntimeError(f"{points} points for {count} records")
     return (count - first_count) / elapsed
+
+
+def grow(points: int, dim: int, storage: str, batch: int) -> None:
+    """Write ``points`` through the connector's writer into Qdrant Edge, committing every
+    10 batches of 1,000 as the runtime would; print memory every ``points``/10."""
+    path = new_store(storage, "edge")
+    config = QdrantSinkConfig.model_validate(
+        {
+            "qdrant.path": path,
+            "qdrant.batch.size": str(batch),
+            "collection.name": "calls",
+            "collection.create": "true",
+            "collection.vector.size": str(dim),
+        }
+    )
+    writer = QdrantWriter(config, TaskContext("bench-grow", 0, {}))
+    rng = random.Random(7)
+    step, report = 1000, max(1000, points // 10)
+    began = time.perf_counter()
+    print(f"{'points':>9} {'s':>7} {'points/s':>9} {'VmHWM MB':>9} {'RssAnon':>8} {'RssFile':>8}")
+    try:
+        for start in range(0, points, step):
+            records = []
+            for i in range(start, start + step):
+                value = {
+                    "vector": [rng.uniform(-1.0, 1.0) for _ in range(dim)],
+                    "tenant": f"tenant-{i % 7}",
+                    "duration_s": i % 1800,
+                }
+                raw = RawMessage("calls", 0, i, str(i).encode(), b"", timestamp=0)
+                records.append(SinkRecord(raw, str(i), value))
+            assert not writer.write(records)
+            done = start + step
+            if done % (10 * step) == 0:
+                writer.pre_commit({TopicPartition("calls", 0): done})
+            if done % report == 0:
+                m, elapsed = memory(), time.perf_counter() - began
+                print(
+                    f"{done:>9,} {elapsed:>7.1f} {done / elapsed:>9,.0f} {m['VmHWM']:>9.0f} "
+                    f"{m['RssAnon']:>8.0f} {m['RssFile']:>8.0f}",
+                    flush=True,
+                )
+    finally:
+        writer.stop()
+        drop_store(path)
+
+
+def child(args: argparse.Namespace) -> int:
+    """One measurement, in this process: prints one JSON line. Only a raw loop holds the
+    records in memory (as its input); the connector reads them from Kafka."""
+    mode = args.child
+    records = make_records(args.records, args.dim) if mode.startswith("raw-") else []
+    if mode == "raw-edge":
+        rate = raw_edge_run(records, args.dim, args.storage, args.batch)
+    elif mode == "raw-local":
+        rate = raw_run(records, args.dim, args.storage, args.batch)
+    else:
+        engine = mode.removeprefix("offramp-")
+        rate = offramp_run(
+            args.bootstrap,
+            args.topic,
+            args.records,
+            args.dim,
+            args.storage,
+            args.batch,
+            args.tasks,
+            args.run,
+            engine,
+        )
+    print(orjson.dumps({"mode": mode, "points_per_s": rate, **memory()}).decode(), flush=True)
+    return 0
 
 
 def main() -> int:
@@ -176,12 +313,31 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=256, help="points per upsert request")
     parser.add_argument("--tasks", type=int, default=1)
-    parser.add_argument("--storage", choices=("memory", "tmpfs", "disk"), default="memory")
+    parser.add_argument("--storage", choices=("memory", "tmpfs", "disk"), default="disk")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma list of " + ", ".join(MODES)
+    )
+    parser.add_argument("--grow", type=int, default=0, help="points for the memory-growth run")
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    parser.add_argument("--topic", help=argparse.SUPPRESS)
+    parser.add_argument("--run", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.storage == "tmpfs" and not os.path.isdir("/dev/shm"):
         parser.error("--storage tmpfs needs /dev/shm")
+    if args.child:
+        return child(args)
+    if args.grow:
+        print(f"growing a Qdrant Edge collection to {args.grow:,} points, {args.dim}-dim")
+        grow(args.grow, args.dim, args.storage, args.batch)
+        return 0
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for mode in modes:
+        if mode not in MODES:
+            parser.error(f"unknown mode {mode!r}")
     print(f"generating {args.records} records with {args.dim}-dim vectors...", flush=True)
     records = make_records(args.records, args.dim)
+    results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     with KafkaBroker(log_level="WARN") as broker:
         topic = "bench-qdrant"
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -189,30 +345,43 @@ def main() -> int:
         produce(broker.bootstrap, topic, records)
         print(
             f"Kafka {broker.version}; {args.records} records produced; storage={args.storage}, "
-            f"batch={args.batch}, tasks={args.tasks}",
+            f"batch={args.batch}, tasks={args.tasks}; one process per measurement",
             flush=True,
         )
-        ratios = []
         for run in range(1, args.runs + 1):
-            raw = raw_run(records, args.dim, args.storage, args.batch)
-            through = offramp_run(
-                broker.bootstrap,
-                topic,
-                args.records,
-                args.dim,
-                args.storage,
-                args.batch,
-                args.tasks,
-                run,
+            for mode in modes:
+                command = [sys.executable, __file__, "--child", mode, "--run", str(run)]
+                command += ["--bootstrap", broker.bootstrap, "--topic", topic]
+                command += ["--records", str(args.records), "--dim", str(args.dim)]
+                command += ["--batch", str(args.batch), "--tasks", str(args.tasks)]
+                command += ["--storage", args.storage]
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+                if done.returncode != 0 or not lines:
+                    print(done.stdout[-2000:], done.stderr[-4000:], file=sys.stderr)
+                    raise RuntimeError(f"{mode} run {run} failed ({done.returncode})")
+                found = orjson.loads(lines[-1])
+                results[mode].append(found)
+                print(
+                    f"run {run} {mode:<14} {found['points_per_s']:>9,.0f} points/s  "
+                    f"peak RSS {found['VmHWM']:>5.0f} MB  RssAnon {found['RssAnon']:>5.0f} MB  "
+                    f"RssFile {found['RssFile']:>5.0f} MB",
+                    flush=True,
+                )
+    print(f"medians of {args.runs} runs:")
+    for mode, found_runs in results.items():
+        med = {k: statistics.median(r[k] for r in found_runs) for k in found_runs[0] if k != "mode"}
+        print(
+            f"  {mode:<14} {med['points_per_s']:>9,.0f} points/s  "
+            f"peak RSS {med['VmHWM']:>5.0f} MB  RssAnon {med['RssAnon']:>5.0f} MB  "
+            f"RssFile {med['RssFile']:>5.0f} MB"
+        )
+    for engine in ("edge", "local"):
+        if f"raw-{engine}" in results and f"offramp-{engine}" in results:
+            ratio = statistics.median(r["points_per_s"] for r in results[f"offramp-{engine}"]) / (
+                statistics.median(r["points_per_s"] for r in results[f"raw-{engine}"])
             )
-            ratio = through / raw
-            ratios.append(ratio)
-            print(
-                f"run {run}: raw qdrant-client {raw:,.0f} points/s, offramp {through:,.0f} "
-                f"points/s, ratio {ratio:.2f}",
-                flush=True,
-            )
-    print(f"median ratio offramp/raw: {statistics.median(ratios):.2f} (target >= 0.8)")
+            print(f"  offramp/raw ({engine}): {ratio:.2f}")
     return 0
 
 
