@@ -1,13 +1,14 @@
 """The demo's vector search section: transcripts embedded by the stand-in embeddings
-server into a local-mode Qdrant collection (``configs/connectors/embeddings-qdrant.json``),
-then a similarity query for the calls nearest a question.
+server into an embedded Qdrant collection (Qdrant Edge, the default for ``qdrant.path``;
+``configs/connectors/embeddings-qdrant.json``), then a similarity query for the calls
+nearest a question.
 
-The worker holds local mode's lock on ``var/demo/qdrant`` while it runs (one process per
+The worker holds the store's lock on ``var/demo/qdrant`` while it runs (one process per
 path), and the demo asks for its report before stopping it. So neither step opens the
 store in place: ``ready`` asks Kafka instead (the sink commits an offset only after its
-points are written, so all offsets committed means every point is in), and ``report``
-copies the store (sqlite's backup API gives a consistent copy of a database in use) and
-opens the copy with qdrant-client for the query.
+points are written, and with Edge only after flushing them, so all offsets committed
+means every point is on disk), and ``report`` copies the store (for local mode sqlite's
+backup API gives a consistent copy of a database in use) and opens the copy for the query.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from qdrant_client import QdrantClient
 
 from devstack.demo_base import DemoContext
 from devstack.embeddings_server import EmbeddingsServer
+from offramp.connectors.qdrant.edge import COLLECTIONS, LOCK_FILE, EdgeClient
 from offramp.connectors.qdrant.openai_embedder import OpenAIEmbedder
 
 CONNECTOR = "calls-qdrant"
@@ -31,12 +34,13 @@ QUESTION = "I was charged twice this month, can I get my money back?"
 
 
 def snapshot(store: Path, into: Path) -> None:
-    """A consistent copy of a local-mode store that another process may be writing."""
+    """A copy of an embedded store that another process holds: consistent for local mode
+    while it is written, and for Edge once what it wrote is committed (flushed)."""
     for source in store.rglob("*"):
         target = into / source.relative_to(store)
         if source.is_dir():
             target.mkdir(parents=True, exist_ok=True)
-        elif source.name == ".lock":
+        elif source.name in (".lock", LOCK_FILE):
             continue  # the lock belongs to the live store, not to the copy
         elif source.suffix == ".sqlite":
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +56,7 @@ def snapshot(store: Path, into: Path) -> None:
 
 
 class QdrantSection:
-    title = "vector search in local-mode Qdrant (configs/connectors/embeddings-qdrant.json)"
+    title = "vector search in Qdrant Edge (configs/connectors/embeddings-qdrant.json)"
 
     def __init__(self) -> None:
         self.server: EmbeddingsServer | None = None
@@ -88,7 +92,8 @@ class QdrantSection:
             query.close()
         with tempfile.TemporaryDirectory(prefix="qdrant-snapshot-") as copy:
             snapshot(self._store(ctx), Path(copy))
-            client = QdrantClient(path=copy)
+            edge = (Path(copy) / COLLECTIONS).is_dir()
+            client: Any = EdgeClient(copy) if edge else QdrantClient(path=copy)
             try:
                 count = client.count(COLLECTION).count
                 nearest = client.query_points(COLLECTION, query=vector, limit=3).points
