@@ -4,8 +4,11 @@ Adaptive, so neither latency at low rates nor throughput under a backlog needs t
 
 - under a backlog — a read returns as many messages as it asked for — the batch fills
   up to ``batch.max.records`` / ``batch.max.bytes``: few, large writes;
-- caught up — a read drained what had been fetched — the batch is written once it is
-  ``LINGER`` old, so a record waits milliseconds, not ``batch.max.age.ms``; while a
+- caught up — a read drained what had been fetched — the batch is written once it has
+  lingered ``LINGER``, or twice the task's average write if that is longer (a write
+  that costs more than the wait would otherwise spend the task's CPU on per-batch
+  work: a SQLite commit, a vector index), so a record waits milliseconds, not
+  ``batch.max.age.ms``; while a
   pipelined writer's previous batch is still being written the batch keeps filling and
   goes as soon as that write ends (the write's own latency sets the batch size);
 - ``batch.max.age.ms`` stays the upper bound either way, and a writer that pays per
@@ -16,6 +19,7 @@ Adaptive, so neither latency at low rates nor throughput under a backlog needs t
 from __future__ import annotations
 
 from offramp.config import ConnectorSettings
+from offramp.metrics import TaskMetrics
 from offramp.task.ingest import Batch
 
 __all__ = ["IDLE_WAIT", "LINGER", "BatchPolicy"]
@@ -28,7 +32,10 @@ IDLE_WAIT = 0.5  # nothing to write: how long one wait for a record may block
 
 
 class BatchPolicy:
-    def __init__(self, settings: ConnectorSettings, fills_batches: bool) -> None:
+    def __init__(
+        self, settings: ConnectorSettings, fills_batches: bool, metrics: TaskMetrics | None = None
+    ) -> None:
+        self._metrics = metrics
         self._max_records = settings.batch_max_records
         self._max_bytes = settings.batch_max_bytes
         self._max_age = settings.batch_max_age_ms / 1000.0
@@ -49,7 +56,15 @@ class BatchPolicy:
             return True
         if self._fills or writing or not caught_up:
             return False
-        return now - batch.started >= LINGER
+        return now - batch.started >= self.linger()
+
+    def linger(self) -> float:
+        """How long a caught-up batch waits for company: ``LINGER``, or twice the
+        average write so far when that is longer (capped by the batch age)."""
+        m = self._metrics
+        if m is None or not m.batches:
+            return LINGER
+        return min(max(LINGER, 2.0 * m.write_seconds_sum / m.batches), self._max_age)
 
     def wait(self, batch: Batch, caught_up: bool, now: float) -> float:
         """How long the loop may block for the next record before ``batch`` is due."""
@@ -57,5 +72,5 @@ class BatchPolicy:
             return IDLE_WAIT
         due = batch.started + self._max_age
         if caught_up and not self._fills:
-            due = min(due, batch.started + LINGER)
+            due = min(due, batch.started + self.linger())
         return max(0.0, due - now)

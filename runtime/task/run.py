@@ -189,7 +189,7 @@ class TaskRun:
 
     def _loop(self) -> None:
         s = self.settings
-        policy = BatchPolicy(s, self.writer.fills_batches)
+        policy = BatchPolicy(s, self.writer.fills_batches, self.metrics)
         pipeline = self.pipeline
         commit_every = self.task.worker.offset_flush_interval_ms / 1000.0
         next_commit = time.monotonic() + commit_every

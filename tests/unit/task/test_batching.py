@@ -96,3 +96,19 @@ def test_a_batch_of_only_filtered_records_is_handled_at_once() -> None:
     policy = BatchPolicy(_settings(), fills_batches=False)
     assert policy.write_now(Batch(1, positions=True), caught_up=False, writing=True, now=0.0)
     assert not policy.write_now(Batch(1), caught_up=True, writing=False, now=0.0)
+
+
+def test_linger_grows_with_the_cost_of_a_write() -> None:
+    """A sink whose writes take 40 ms lingers 80 ms when caught up; a fast sink 10 ms."""
+    from offramp.metrics import TaskMetrics
+
+    metrics = TaskMetrics()
+    policy = BatchPolicy(_settings(), fills_batches=False, metrics=metrics)
+    assert policy.linger() == LINGER
+    metrics.observe_write(10, 0.001)
+    assert policy.linger() == LINGER
+    metrics.observe_write(10, 0.079)
+    assert policy.linger() == pytest.approx(0.08)
+    batch = _batch(3, started=100.0)
+    assert not policy.write_now(batch, caught_up=True, writing=False, now=100.05)
+    assert policy.write_now(batch, caught_up=True, writing=False, now=100.09)
