@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from offramp import ConfigError
 from offramp.config import load_worker_config, validate_connector
 from offramp.connectors.qdrant import QdrantSinkConfig, QdrantSinkConnector
-from offramp.connectors.qdrant.config import Distance
+from offramp.connectors.qdrant.config import Distance, Embedded
 from offramp.connectors.qdrant.embedders import OpenAIEmbedder, OpenAIEmbedderConfig
 from offramp.registry import PluginRegistry
 
@@ -34,9 +34,13 @@ def test_the_plugin_is_registered_under_qdrant() -> None:
     assert PluginRegistry().get("qdrant").connector is QdrantSinkConnector
 
 
-def test_defaults_for_a_local_mode_config() -> None:
-    """Only qdrant.path is needed: collection per topic, ids from keys, vectors from vector."""
+def test_defaults_for_an_embedded_config() -> None:
+    """Only qdrant.path is needed: Qdrant Edge, collection per topic, ids from keys,
+    vectors from vector, indexes built per 20,000 unindexed points."""
     config = _validate(**{"qdrant.path": ":memory:"})
+    assert config.qdrant_embedded is Embedded.EDGE
+    assert config.qdrant_optimize_points == 20000
+    assert (config.qdrant_hnsw_m, config.qdrant_hnsw_ef_construct) == (16, 100)
     assert config.collection_name == "${topic}"
     assert config.vector_path == "vector"
     assert config.collection_distance is Distance.COSINE
@@ -110,6 +114,9 @@ def test_embedder_keys_go_to_the_embedders_own_model() -> None:
     [
         ({}, "set exactly one of qdrant.url"),
         ({"qdrant.url": "http://h:6333", "qdrant.path": "/tmp/q"}, "set exactly one"),
+        ({"qdrant.url": "http://h:6333", "qdrant.embedded": "edge"}, "qdrant.embedded needs"),
+        ({"qdrant.path": "/tmp/q", "qdrant.embedded": "lite"}, "qdrant.embedded"),
+        ({"qdrant.path": "/tmp/q", "qdrant.optimize.points": "-1"}, "qdrant.optimize.points"),
         ({"qdrant.path": "/tmp/q", "qdrant.prefer.grpc": "true"}, "qdrant.prefer.grpc needs"),
         ({"qdrant.path": "/tmp/q", "qdrant.api.key": "k"}, "qdrant.api.key needs qdrant.url"),
         ({"qdrant.path": "/tmp/q", "collection.create": "true"}, "collection.vector.size"),
@@ -151,3 +158,10 @@ def test_embedder_keys_go_to_the_embedders_own_model() -> None:
 def test_mistakes_are_refused_naming_the_key(keys: dict[str, Any], says: str) -> None:
     """Each inconsistent or unknown setting is a ConfigError that names what to fix."""
     assert says in _errors(**keys)
+
+
+def test_qdrant_embedded_local_keeps_qdrant_client_local_mode() -> None:
+    """qdrant.embedded=local (any case) picks qdrant-client's local mode for the path."""
+    config = _validate(**{"qdrant.path": "/tmp/q", "qdrant.embedded": "LOCAL"})
+    assert config.qdrant_embedded is Embedded.LOCAL
+    assert config.location == "local-mode Qdrant at /tmp/q"
