@@ -1,16 +1,18 @@
 """``qdrant``: the vector database sink.
 
 One point per record, upserted into a Qdrant collection (a server over HTTP or gRPC, or
-qdrant-client's local mode), idempotently: point ids are a pure function of the record.
-Vectors come from the record in qdrant-kafka's message format, or from a pluggable
-embedder (``offramp.connectors.qdrant.embedders``) that turns a text field into one. A tombstone
+an embedded store: Qdrant Edge by default, qdrant-client's local mode on request),
+idempotently: point ids are a pure function of the record. Vectors come from the record
+in qdrant-kafka's message format, or from a pluggable embedder
+(``offramp.connectors.qdrant.embedders``) that turns a text field into one. A tombstone
 deletes the point its key names. See docs/connectors/qdrant.md.
 
 Modules: ``config`` (keys), ``fields`` (dotted paths), ``point_ids``, ``vectors``
 (parsing and per-collection checks), ``payload``, ``embedding`` (the embedder API) with
 ``openai_embedder``/``sentence_transformer_embedder``/``hash_embedder`` (re-exported by
-``embedders``), ``clients`` (local-mode sharing), ``outcomes`` (what an error means),
-``catalog`` (collections), ``writer`` and ``connector``.
+``embedders``), ``edge`` (Qdrant Edge behind qdrant-client's calls), ``clients``
+(embedded-store sharing), ``outcomes`` (what an error means), ``catalog`` (collections),
+``writer`` and ``connector``.
 """
 
 from offramp.connectors.qdrant.config import QdrantSinkConfig
