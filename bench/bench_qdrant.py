@@ -169,6 +169,7 @@ def offramp_run(
     tasks: int,
     run: int,
     engine: str = "local",
+    optimize_points: int = 20_000,
 ) -> float:
     """Points/s of the qdrant connector reading the same records from Kafka."""
     path = new_store(storage, engine)
@@ -187,6 +188,7 @@ def offramp_run(
         "tasks.max": str(tasks),
         "qdrant.path": path,
         "qdrant.embedded": engine,
+        "qdrant.optimize.points": str(optimize_points),
         "qdrant.batch.size": str(batch),
         "collection.name": "calls",
         "collection.create": "true",
@@ -235,7 +237,7 @@ def offramp_run(
     return (count - first_count) / elapsed
 
 
-def grow(points: int, dim: int, storage: str, batch: int) -> None:
+def grow(points: int, dim: int, storage: str, batch: int, optimize_points: int) -> None:
     """Write ``points`` through the connector's writer into Qdrant Edge, committing every
     10 batches of 1,000 as the runtime would; print memory every ``points``/10."""
     path = new_store(storage, "edge")
@@ -246,6 +248,7 @@ def grow(points: int, dim: int, storage: str, batch: int) -> None:
             "collection.name": "calls",
             "collection.create": "true",
             "collection.vector.size": str(dim),
+            "qdrant.optimize.points": str(optimize_points),
         }
     )
     writer = QdrantWriter(config, TaskContext("bench-grow", 0, {}))
@@ -301,6 +304,7 @@ def child(args: argparse.Namespace) -> int:
             args.tasks,
             args.run,
             engine,
+            args.optimize_points,
         )
     print(orjson.dumps({"mode": mode, "points_per_s": rate, **memory()}).decode(), flush=True)
     return 0
@@ -318,6 +322,9 @@ def main() -> int:
         "--modes", default=",".join(MODES), help="comma list of " + ", ".join(MODES)
     )
     parser.add_argument("--grow", type=int, default=0, help="points for the memory-growth run")
+    parser.add_argument(
+        "--optimize-points", type=int, default=20_000, help="Edge: qdrant.optimize.points"
+    )
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
@@ -329,7 +336,7 @@ def main() -> int:
         return child(args)
     if args.grow:
         print(f"growing a Qdrant Edge collection to {args.grow:,} points, {args.dim}-dim")
-        grow(args.grow, args.dim, args.storage, args.batch)
+        grow(args.grow, args.dim, args.storage, args.batch, args.optimize_points)
         return 0
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for mode in modes:
@@ -355,6 +362,7 @@ def main() -> int:
                 command += ["--records", str(args.records), "--dim", str(args.dim)]
                 command += ["--batch", str(args.batch), "--tasks", str(args.tasks)]
                 command += ["--storage", args.storage]
+                command += ["--optimize-points", str(args.optimize_points)]
                 done = subprocess.run(command, capture_output=True, text=True, check=False)
                 lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
                 if done.returncode != 0 or not lines:
