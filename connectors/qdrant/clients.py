@@ -164,7 +164,10 @@ def open_client(config: QdrantSinkConfig, owner: str) -> ClientHandle:
         if config.qdrant_embedded is Embedded.LOCAL:
             return _borrow(config.qdrant_path, owner)
         tuning = EdgeTuning(
-            config.qdrant_optimize_points, config.qdrant_hnsw_m, config.qdrant_hnsw_ef_construct
+            config.qdrant_optimize_points,
+            config.qdrant_hnsw_m,
+            config.qdrant_hnsw_ef_construct,
+            config.qdrant_segment_max_kb,
         )
         return _borrow(config.qdrant_path, owner, tuning, edge=True)
     assert config.qdrant_url is not None

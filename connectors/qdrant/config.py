@@ -69,6 +69,9 @@ class QdrantSinkConfig(ConfigModel):
         ge=0,
         description="Edge: build indexes once this many points are unindexed (0: never)",
     )
+    qdrant_segment_max_kb: int = Field(
+        32768, ge=0, description="Edge: largest segment (KB of vectors) of collections created"
+    )
     qdrant_hnsw_m: int = Field(16, ge=0, description="Edge: HNSW m of collections created")
     qdrant_hnsw_ef_construct: int = Field(
         100, ge=4, description="Edge: HNSW ef_construct of collections created"

@@ -66,15 +66,28 @@ _DISTANCE_BACK = {"Cosine": "Cosine", "Dot": "Dot", "Euclid": "Euclid", "Manhatt
 
 
 class EdgeTuning:
-    """How shards are made and kept: HNSW parameters for collections created here, and
-    how many unindexed points make ``maybe_optimize`` run the optimizers (0: never)."""
+    """How shards are made and kept: HNSW parameters and the largest segment (KB of
+    vectors; 0: Edge's default) for collections created here, and how many unindexed
+    points make ``maybe_optimize`` run the optimizers (0: never).
 
-    __slots__ = ("ef_construct", "m", "optimize_points")
+    The segment bound is what keeps index builds cheap as a collection grows: without
+    it the merge optimizer folds each new segment into the big one and rebuilds its whole
+    index (20,000 more 384-d points cost 7, 10, 12, 14... s); with 32 MB each optimize
+    indexes only the new points (~6 s per 20,000, flat), one more segment each time."""
 
-    def __init__(self, optimize_points: int = 20_000, m: int = 16, ef_construct: int = 100):
+    __slots__ = ("ef_construct", "m", "max_segment_kb", "optimize_points")
+
+    def __init__(
+        self,
+        optimize_points: int = 20_000,
+        m: int = 16,
+        ef_construct: int = 100,
+        max_segment_kb: int = 32_768,
+    ):
         self.optimize_points = optimize_points
         self.m = m
         self.ef_construct = ef_construct
+        self.max_segment_kb = max_segment_kb
 
 
 def holds_local_mode_store(path: str) -> bool:
@@ -295,6 +308,11 @@ class EdgeClient:
             sparse_vectors=sparse or None,
             hnsw_config=qe.HnswIndexConfig(
                 m=t.m, ef_construct=t.ef_construct, full_scan_threshold=10_000
+            ),
+            optimizers=(
+                qe.EdgeOptimizersConfig(max_segment_size=t.max_segment_kb)
+                if t.max_segment_kb
+                else None
             ),
         )
         try:

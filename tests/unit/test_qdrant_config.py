@@ -41,6 +41,7 @@ def test_defaults_for_an_embedded_config() -> None:
     assert config.qdrant_embedded is Embedded.EDGE
     assert config.qdrant_optimize_points == 20000
     assert (config.qdrant_hnsw_m, config.qdrant_hnsw_ef_construct) == (16, 100)
+    assert config.qdrant_segment_max_kb == 32768
     assert config.collection_name == "${topic}"
     assert config.vector_path == "vector"
     assert config.collection_distance is Distance.COSINE
