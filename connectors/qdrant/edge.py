@@ -166,7 +166,7 @@ class _Shard:
     def __init__(self, shard: qe.EdgeShard, params: models.CollectionParams) -> None:
         self.shard = shard
         self.params = params
-        self.unindexed = 0  # points upserted since the last optimize, a lower bound
+        self.unindexed = 0  # points upserted since the last optimize (or unindexed at load)
 
 
 def _params_from_json(raw: Mapping[str, Any]) -> models.CollectionParams:
@@ -384,8 +384,9 @@ class EdgeClient:
             shard.shard.optimize()
         except Exception as exc:
             raise _edge_error(exc, f"optimizing {collection_name!r}") from exc
-        info = shard.shard.info()
-        shard.unindexed = max(0, info.points_count - info.indexed_vectors_count)
+        # Counted afresh from here: a segment below Edge's own indexing threshold stays
+        # unindexed after an optimize, and must not make every later write optimize.
+        shard.unindexed = 0
 
     # ----- reads (check, tests, demo) -----------------------------------------------
 

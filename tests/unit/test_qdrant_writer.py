@@ -14,9 +14,18 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from devstack.embeddings_server import EmbeddingsServer
-from offramp import FatalError, RawMessage, RecordFailure, RetriableError, SinkRecord, TaskContext
+from offramp import (
+    FatalError,
+    RawMessage,
+    RecordFailure,
+    RetriableError,
+    SinkRecord,
+    TaskContext,
+    TopicPartition,
+)
 from offramp.connectors.qdrant import QdrantSinkConfig, QdrantWriter
 from offramp.connectors.qdrant.clients import borrow_edge, borrow_local
+from offramp.connectors.qdrant.edge import EdgeClient
 from offramp.connectors.qdrant.embedders import HashEmbedder, hashed_vector, register_embedder
 from offramp.connectors.qdrant.point_ids import DEFAULT_NAMESPACE
 from offramp.testing import write_all
@@ -373,3 +382,59 @@ def test_embedding_calls_run_several_at_once_and_writes_keep_record_order(
         last = i + 100 if i + 100 < 128 else i
         assert points[i].payload == {"text": f"call {last}"}
         assert points[i].vector == pytest.approx(hashed_vector(f"call {last}", 8), abs=1e-6)
+
+
+def test_edge_optimizes_past_its_threshold_and_flushes_on_pre_commit(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Qdrant Edge: optimize runs once a write leaves qdrant.optimize.points unindexed
+    points (not per batch), pre_commit flushes before offsets are offered back, and the
+    points are there when the store is opened again."""
+    calls: list[str] = []
+    real_optimize, real_flush = EdgeClient.optimize, EdgeClient.flush
+
+    def optimize(self: EdgeClient, name: str) -> None:
+        calls.append(f"optimize {name}")
+        real_optimize(self, name)
+
+    def flush(self: EdgeClient) -> None:
+        calls.append("flush")
+        real_flush(self)
+
+    monkeypatch.setattr(EdgeClient, "optimize", optimize)
+    monkeypatch.setattr(EdgeClient, "flush", flush)
+    config = QdrantSinkConfig.model_validate(
+        {
+            "qdrant.path": str(tmp_path),
+            "qdrant.optimize.points": "50",
+            "collection.create": "true",
+            "collection.vector.size": "2",
+            "collection.distance": "euclid",  # stored as given (cosine normalises)
+        }
+    )
+    writer = QdrantWriter(config, TaskContext("edge-unit", 0, {}))
+    try:
+        for start in range(0, 80, 20):  # 4 batches of 20: the threshold passes in the 3rd
+            batch = [
+                _record(i, str(i), {"vector": [1.0, float(i)]}) for i in range(start, start + 20)
+            ]
+            assert writer.write(batch) == []
+            calls.append(f"wrote {start + 20}")
+        offsets = {TopicPartition("calls", 0): 80}
+        assert writer.pre_commit(offsets) == offsets
+    finally:
+        writer.stop()
+    assert calls == [  # 60 > 50: once; 80 is 20 since then: not again
+        "wrote 20",
+        "wrote 40",
+        "optimize calls",
+        "wrote 60",
+        "wrote 80",
+        "flush",
+    ]
+    reopened = EdgeClient(str(tmp_path))
+    try:
+        assert reopened.count("calls").count == 80
+        assert reopened.retrieve("calls", [79], with_vectors=True)[0].vector == [1.0, 79.0]
+    finally:
+        reopened.close()
