@@ -87,7 +87,9 @@ class ScratchServer(ABC):
 
     port: int = 0
     user: str = "offramp"
-    password: str = "offramp"
+    # Not a word that appears elsewhere: the worker masks a connector's secrets in every
+    # response and log line, and "offramp" would hide the package's own name.
+    password: str = "scratch-db-secret"
     database: str = "offramp"
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     base_dir: Path | None = field(default=None, init=False)

@@ -154,7 +154,9 @@ class BatchWriter(ABC):
     def pre_commit(self, offsets: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
         """The runtime is about to commit ``offsets`` (next offset per partition).
         Return what is really durable: a sink that buffers (S3's open files) returns
-        less. The default trusts that ``write`` made everything durable."""
+        less. The default trusts that ``write`` made everything durable. Raising
+        ``RetriableError`` means nothing can be confirmed now (an upload is failing):
+        nothing commits, the task's status says why, and the next commit asks again."""
         return offsets
 
     def close(self, partitions: Sequence[TopicPartition]) -> None:  # noqa: B027

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
+from offramp.errors import RetriableError
 from offramp.records import TopicPartition
 
 if TYPE_CHECKING:
@@ -42,7 +43,18 @@ def commit_durable(run: RunView, only: set[TopicPartition] | None = None) -> Non
     offered = ledger.committable(only)
     if not offered:
         return
-    safe = run.writer.pre_commit(offered)
+    try:
+        safe = run.writer.pre_commit(offered)
+    except RetriableError as exc:
+        # The sink can't confirm anything durable yet (an archive's upload is failing):
+        # nothing commits this time, the reason shows in the status, the next commit
+        # asks again.
+        run.task.show_waiting(f"waiting for the sink to make records durable: {exc}")
+        run.durability_waiting = True
+        return
+    if run.durability_waiting:
+        run.durability_waiting = False
+        run.task.show_waiting(None)
     changed: dict[TopicPartition, int] = {}
     for tp, offset in safe.items():
         last = ledger.last_committed(tp)

@@ -68,6 +68,7 @@ class RunView(Protocol):
     carry: list[Message]
     callback_error: BaseException | None
     closing: bool
+    durability_waiting: bool
 
     def exit_requested(self) -> bool: ...
 

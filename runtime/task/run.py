@@ -66,6 +66,7 @@ class TaskRun:
         self.carry: list[Message] = []  # read while waiting; ingested next turn
         self.callback_error: BaseException | None = None
         self.closing = False
+        self.durability_waiting = False  # pre_commit said "not yet" (see commits)
         self.pausing = PauseControl(lambda: self.ledger.assigned)
         self.dlq: DeadLetterWriter | None = None
         self.pipeline: WritePipeline | None = None
