@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import portalocker
 from qdrant_client import QdrantClient
 
 from offramp import FatalError
 from offramp.connectors.qdrant.config import Embedded, QdrantSinkConfig
 from offramp.connectors.qdrant.edge import EdgeClient, EdgeTuning, edge_storage_in_use
+from offramp.connectors.qdrant.store_lock import lock_held
 
 __all__ = [
     "ClientHandle",
@@ -72,18 +72,7 @@ _shared: dict[str, _Shared] = {}
 
 def local_storage_in_use(path: str) -> bool:
     """True if another client (this process or another) holds ``path``'s lock now."""
-    lock_file = os.path.join(path, ".lock")
-    if not os.path.exists(lock_file):
-        return False
-    with open(lock_file, "r+") as f:
-        try:
-            portalocker.lock(
-                f, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
-            )
-        except portalocker.exceptions.LockException:
-            return True
-        portalocker.unlock(f)
-        return False
+    return lock_held(os.path.join(path, ".lock"))
 
 
 def _registry_key(path: str, owner: str, engine: str = "local") -> str:

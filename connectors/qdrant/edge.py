@@ -44,6 +44,7 @@ from qdrant_client import models
 from qdrant_client.http import models as rest
 
 from offramp import FatalError
+from offramp.connectors.qdrant.store_lock import lock_held
 
 __all__ = [
     "EdgeClient",
@@ -97,18 +98,7 @@ def holds_local_mode_store(path: str) -> bool:
 
 def edge_storage_in_use(path: str) -> bool:
     """True if a process (this one or another) holds the Edge store at ``path`` now."""
-    lock_file = os.path.join(path, LOCK_FILE)
-    if not os.path.exists(lock_file):
-        return False
-    with open(lock_file, "r+") as f:
-        try:
-            portalocker.lock(
-                f, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
-            )
-        except portalocker.exceptions.LockException:
-            return True
-        portalocker.unlock(f)
-        return False
+    return lock_held(os.path.join(path, LOCK_FILE))
 
 
 def _edge_error(exc: BaseException, doing: str) -> Exception:

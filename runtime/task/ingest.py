@@ -92,7 +92,8 @@ class Ingest:
                 return
         if self._reporter.breaker is not None:
             self._reporter.breaker.read(len(messages))
-        records = self._convert(messages, batch)
+        raw_values = list(map(_message_value, messages))
+        records = self._convert(messages, raw_values, batch)
         chain = self._config.transforms
         if chain:
             before = len(records)
@@ -105,17 +106,18 @@ class Ingest:
             if not batch.records:
                 batch.started = time.monotonic()
             batch.records.extend(records)
-            batch.bytes += sum(map(len, filter(None, map(_message_value, messages))))
+            batch.bytes += sum(map(len, filter(None, raw_values)))
         self._track(messages, batch)
 
-    def _convert(self, messages: list[Message], batch: Batch) -> list[SinkRecord]:
+    def _convert(
+        self, messages: list[Message], raw_values: list[bytes | None], batch: Batch
+    ) -> list[SinkRecord]:
         cfg = self._config
         keyc, valuec = cfg.key_converter, cfg.value_converter
         assert keyc is not None and valuec is not None
         self._metrics.records_read += len(messages)
         if type(keyc) is ByteArrayConverter and type(valuec) is ByteArrayConverter:
             return list(map(PassthroughRecord, messages))
-        raw_values = list(map(_message_value, messages))
         needs_headers = keyc.needs_headers or valuec.needs_headers
         headers = list(map(_message_headers, messages)) if needs_headers else None
         keys = keyc.convert_batch(list(map(_message_key, messages)), headers)
