@@ -5,6 +5,14 @@ offramp plugins
 offramp validate CONNECTOR [--worker WORKER] [--check]
 offramp new connector NAME [--dir DIR]   (a connector package to start from)
 
+Against a running worker's REST API (``--url``, else ``OFFRAMP_URL``; token from
+``OFFRAMP_TOKEN`` or ``--token-file``; ``--output table|json``):
+offramp list | status [NAME…] | describe NAME | apply -f FILE_OR_DIR
+offramp pause|resume|stop|delete NAME… | restart NAME [--tasks] [--failed-only] [--task N]
+offramp offsets get NAME | offsets reset NAME | offsets replay NAME --to-timestamp TIME
+``plugins`` and ``validate`` ask a worker instead of this machine when ``--url`` or
+``OFFRAMP_URL`` names one.
+
 Environment: ``OFFRAMP_WORKER_<KEY>`` or ``CONNECT_<KEY>`` sets a worker key over the file
 (``OFFRAMP_WORKER_REST_PORT=8084``); ``OFFRAMP_LOG_LEVEL`` sets the log level. No other
 variable is read as a worker key (see ``offramp.config.WORKER_ENV_PREFIXES``).
@@ -16,17 +24,24 @@ reads them; a directory of connector configs holds ``*.json`` and ``*.properties
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
+from offramp.client.commands import (
+    add_client_commands,
+    client_options,
+    remote_url,
+    run_remote_plugins,
+    run_remote_validate,
+)
 from offramp.config import (
-    CONFIG_FILE_SUFFIXES,
     WorkerConfig,
+    connector_files,
     load_connector_file,
     load_worker_config,
     validate_connector,
@@ -42,21 +57,6 @@ __all__ = ["main"]
 log = logging.getLogger("offramp")
 
 
-def _connector_files(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(
-                sorted(
-                    p for p in path.iterdir() if p.suffix in CONFIG_FILE_SUFFIXES and p.is_file()
-                )
-            )
-        else:
-            files.append(path)
-    return files
-
-
 def _print_config_error(source: str, exc: ConfigError) -> None:
     print(f"{source}: invalid configuration", file=sys.stderr)
     for key, reason in exc.errors:
@@ -70,7 +70,7 @@ def _load_connectors(
     config store (see ``offramp.config_store``), all validated; None if any is invalid."""
     files: list[tuple[str, dict[str, Any], str]] = []
     failed = False
-    for file in _connector_files(args.connectors):
+    for file in connector_files(args.connectors):
         try:
             name, raw = load_connector_file(file)
         except ConfigError as exc:
@@ -134,7 +134,20 @@ def cmd_standalone(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    if remote_url(args):
+        return run_remote_plugins(args)
     registry = PluginRegistry()
+    if args.output == "json":
+        print(
+            json.dumps(
+                [
+                    {"alias": i.alias, "class": i.class_name, "version": i.version}
+                    for i in registry.plugins()
+                ],
+                indent=2,
+            )
+        )
+        return 0
     for info in registry.plugins():
         doc = (info.connector.description or info.connector.__doc__ or "").strip().splitlines()
         print(f"{info.alias:10} {info.class_name:45} {info.version:8} {doc[0] if doc else ''}")
@@ -144,6 +157,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if remote_url(args):
+        return run_remote_validate(args)
     try:
         worker_config = load_worker_config(args.worker)
     except ConfigError as exc:
@@ -202,9 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         help="connector configs (JSON or .properties) or directories of them",
     )
     p.set_defaults(func=cmd_standalone)
-    p = sub.add_parser("plugins", help="list installed connector plug-ins")
+    common = client_options()
+    p = sub.add_parser("plugins", parents=[common], help="list installed connector plug-ins")
     p.set_defaults(func=cmd_plugins)
-    p = sub.add_parser("validate", help="validate a connector config")
+    p = sub.add_parser("validate", parents=[common], help="validate a connector config")
     p.add_argument("connector", help="connector config (JSON or .properties)")
     p.add_argument(
         "--worker", default=None, help="worker config, JSON or .properties (defaults otherwise)"
@@ -217,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name", help="the connector's alias and folder name (e.g. webhook)")
     p.add_argument("--dir", default=".", help="where to create the folder (default: here)")
     p.set_defaults(func=cmd_new_connector)
+    add_client_commands(sub, common)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -21,6 +21,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -453,6 +454,23 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         if head.startswith((b"{", b"\xef\xbb\xbf{")):
             return read_json_object(path)
     return dict(read_properties(path))
+
+
+def connector_files(paths: list[str]) -> list[Path]:
+    """The connector config files ``paths`` name: files as given, and a directory's
+    ``*.json`` and ``*.properties`` in name order."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p for p in path.iterdir() if p.suffix in CONFIG_FILE_SUFFIXES and p.is_file()
+                )
+            )
+        else:
+            files.append(path)
+    return files
 
 
 def load_connector_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:

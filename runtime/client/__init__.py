@@ -1,0 +1,2 @@
+"""The command line's client: manages connectors on a running worker through its REST
+API (``offramp list``, ``status``, ``apply -f``, ``offramp offsets replay`` …)."""
