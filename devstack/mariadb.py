@@ -1,6 +1,6 @@
 """A throwaway MariaDB server for tests, without Docker.
 
-The binaries are Debian's ``mariadb-server`` package (``scripts/install-mariadb``, run by
+The binaries are Debian's ``mariadb-server`` package (``scripts/install-packages``, run by
 ``scripts/test``, installs it as root; ``OFFRAMP_MARIADB_BIN`` names any other
 directory holding ``mariadbd`` and ``mariadb-install-db``). The server is a direct
 child with its data, socket and log in a temporary directory, listening on a free
@@ -55,7 +55,7 @@ def mariadb_bin_dir() -> Path:
         if (directory / "mariadbd").exists():
             return directory
     raise RuntimeError(
-        "no MariaDB server binary (mariadbd): run scripts/install-mariadb as root (Debian's "
+        "no MariaDB server binary (mariadbd): run scripts/install-packages as root (Debian's "
         "mariadb-server package), or set OFFRAMP_MARIADB_BIN"
     )
 

@@ -7,7 +7,7 @@ offramp new connector NAME [--dir DIR]   (a connector package to start from)
 
 Against a running worker's REST API (``--url``, else ``OFFRAMP_URL``; token from
 ``OFFRAMP_TOKEN`` or ``--token-file``; ``--output table|json``):
-offramp list | status [NAME…] | describe NAME | apply -f FILE_OR_DIR
+offramp health [--live] | list | status [NAME…] | describe NAME | apply -f FILE_OR_DIR
 offramp pause|resume|stop|delete NAME… | restart NAME [--tasks] [--failed-only] [--task N]
 offramp offsets get NAME | offsets reset NAME | offsets replay NAME --to-timestamp TIME
 ``plugins`` and ``validate`` ask a worker instead of this machine when ``--url`` or

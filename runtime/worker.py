@@ -32,6 +32,7 @@ from offramp.errors import (
     IllegalStateError,
 )
 from offramp.gc_tuning import tune_for_throughput
+from offramp.kafka_logs import client_logger
 from offramp.masking import (
     install_log_redaction,
     register_config_secrets,
@@ -156,21 +157,24 @@ class Worker:
         """One admin client for the worker's own requests (health, offsets)."""
         with self._admin_lock:
             if self._admin is None:
-                self._admin = AdminClient(
-                    {
-                        "bootstrap.servers": self.config.bootstrap_servers,
-                        **self.config.family("admin."),
-                    }
-                )
+                conf: dict[str, Any] = {
+                    "bootstrap.servers": self.config.bootstrap_servers,
+                    "logger": client_logger(),
+                    **self.config.family("admin."),
+                }
+                self._admin = AdminClient(conf)
             return self._admin
 
     def check_kafka(self, timeout: float = 10.0) -> bool:
         """Ask the cluster for metadata; remember its id. False (and why) if unreachable."""
+        admin = self.admin()
         try:
-            metadata = self.admin().list_topics(timeout=timeout)
+            metadata = admin.list_topics(timeout=timeout)
         except Exception as exc:
             self.last_error = f"Kafka at {self.config.bootstrap_servers} unreachable: {exc}"
             return False
+        finally:
+            admin.poll(0)  # hands the client's queued log lines to offramp.kafka_logs
         self.kafka_cluster_id = metadata.cluster_id
         self.last_error = None
         return True
@@ -436,6 +440,7 @@ class Worker:
                 ensure_topic(
                     {
                         "bootstrap.servers": self.config.bootstrap_servers,
+                        "logger": client_logger(),
                         **self.config.family("admin."),
                     },
                     s.errors_deadletterqueue_topic_name,

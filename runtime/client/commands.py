@@ -1,5 +1,5 @@
-"""The command line's client half: ``offramp list|describe|status|apply|pause|resume|
-restart|stop|delete|offsets`` against any worker's REST API, in the spirit of kcctl.
+"""The command line's client half: ``offramp health|list|describe|status|apply|pause|
+resume|restart|stop|delete|offsets`` against any worker's REST API, in the spirit of kcctl.
 
 Every command takes ``--url`` (else ``OFFRAMP_URL``, else ``http://localhost:8083``) and
 ``--output table|json``; credentials come from the environment (see
@@ -56,6 +56,17 @@ def _wrap(handler: Handler) -> Callable[[argparse.Namespace], int]:
 
 
 # -- reading -----------------------------------------------------------------------------
+def cmd_health(client: ConnectClient, args: argparse.Namespace) -> int:
+    """Exit 0 when the worker is healthy (or, with ``--live``, alive): a probe for
+    orchestrators and the image's HEALTHCHECK, as well as a question for a person."""
+    code, body = client.health(live=args.live)
+    if args.output == "json":
+        _print_json(body)
+    else:
+        print(f"{body.get('status', '')}: {body.get('message', '')}".rstrip(": "))
+    return 0 if code < 300 else 1
+
+
 def cmd_list(client: ConnectClient, args: argparse.Namespace) -> int:
     found = client.connectors_expanded()
     if args.output == "json":
@@ -339,6 +350,10 @@ def add_client_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         p.set_defaults(func=_wrap(handler))
         return p
 
+    p = add("health", cmd_health, "is the worker ready (Kafka reachable, connectors started)?")
+    p.add_argument(
+        "--live", action="store_true", help="only whether the process answers (liveness)"
+    )
     add("list", cmd_list, "list connectors: name, type, state, running tasks, class")
     p = add("status", cmd_status, "connector and task states as a table")
     p.add_argument("names", nargs="*", help="connectors (default: all)")

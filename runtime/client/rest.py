@@ -112,6 +112,22 @@ class ConnectClient:
                 f"that is not JSON: {response.text[:200]!r}"
             ) from exc
 
+    # -- the worker ------------------------------------------------------------------------
+    def health(self, live: bool = False) -> tuple[int, dict[str, Any]]:
+        """``GET /health`` (readiness: Kafka reachable, connectors started) or
+        ``/health/live`` (the process answers): the status code and body, 5xx included,
+        since an unhealthy answer is an answer here, not a failure to ask."""
+        path = "/health/live" if live else "/health"
+        try:
+            response = self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach the worker at {self.url}: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"status": "unknown", "message": response.text[:200]}
+        return response.status_code, body if isinstance(body, dict) else {"status": str(body)}
+
     # -- connectors --------------------------------------------------------------------
     def connectors(self) -> list[str]:
         names: list[str] = self._call("GET", "/connectors")

@@ -13,9 +13,11 @@
 =============  ===============================================================
 
 A listener on anything but loopback without credentials and without ``rest.auth:
-none`` is refused at start-up. ``GET /health`` needs no credentials, so load balancers
-and orchestrators can probe it. A refused request gets 401 with ``WWW-Authenticate``
-and reaches no handler, so it changes nothing.
+none`` is refused at start-up. ``GET /health`` and ``/health/live`` need no
+credentials, so load balancers and orchestrators can probe them; the status page
+under ``/ui`` has its own login and session cookie (``offramp.rest.ui``) and answers
+401 itself. A refused request gets 401 with ``WWW-Authenticate`` and reaches no
+handler, so it changes nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ from offramp.config import WorkerConfig
 from offramp.errors import ConfigError
 from offramp.rest.responses import error_response
 
-__all__ = ["AuthMiddleware", "AuthPolicy", "check_listener", "is_loopback"]
+__all__ = [
+    "AuthMiddleware",
+    "AuthPolicy",
+    "basic_header",
+    "bearer_header",
+    "check_listener",
+    "is_loopback",
+]
 
 REALM = 'realm="offramp"'
 
@@ -47,6 +56,14 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
+def bearer_header(token: str) -> str:
+    return f"Bearer {token}"
+
+
+def basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 @dataclass(frozen=True)
 class AuthPolicy:
     """Which schemes are accepted and with which credentials; empty means open."""
@@ -54,7 +71,10 @@ class AuthPolicy:
     tokens: tuple[bytes, ...] = ()
     users: dict[str, bytes] = field(default_factory=dict)
     schemes: tuple[str, ...] = ()
-    exempt: frozenset[str] = frozenset({"/health"})
+    exempt: frozenset[str] = frozenset({"/health", "/health/live"})
+    # The status page checks its own session cookie (offramp.rest.ui.sessions) and
+    # answers 401 itself; the cookie is never taken anywhere else.
+    self_guarded_prefix: str = "/ui"
 
     @property
     def enabled(self) -> bool:
@@ -63,8 +83,12 @@ class AuthPolicy:
     @classmethod
     def from_config(cls, config: WorkerConfig) -> AuthPolicy:
         """The policy, or ``ConfigError`` for a config that would be unsafe or can't work."""
-        tokens = tuple(t.get_secret_value().encode() for t in config.rest_auth_tokens)
+        # A token read from a file (``${directory:/run/secrets:token}``) usually ends in a
+        # newline no client sends; surrounding whitespace is never part of a token.
+        tokens = tuple(t.get_secret_value().strip().encode() for t in config.rest_auth_tokens)
         users = {u: p.get_secret_value().encode() for u, p in config.rest_auth_users.items()}
+        if any(not token for token in tokens):
+            raise ConfigError([("rest.auth.tokens", "a token is empty (or only whitespace)")])
         mode = config.rest_auth
         if mode == "none":
             if tokens or users:
@@ -134,7 +158,14 @@ class AuthMiddleware:
         self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        open_path = scope["type"] != "http" or scope["path"] in self.policy.exempt
+        path = scope["path"] if scope["type"] == "http" else ""
+        prefix = self.policy.self_guarded_prefix
+        open_path = (
+            scope["type"] != "http"
+            or path in self.policy.exempt
+            or path == prefix
+            or path.startswith(prefix + "/")
+        )
         if open_path or not self.policy.enabled:
             await self.app(scope, receive, send)
             return

@@ -3,7 +3,11 @@
 Health: 503 ``starting`` until the worker has reached Kafka and started its connectors,
 naming what it is waiting for; then 200 ``healthy``, or 500 ``unhealthy`` naming the
 failure when Kafka stops answering. The Kafka check runs at most every few seconds
-whatever the probe rate.
+whatever the probe rate. That is readiness: route traffic elsewhere while it fails.
+
+``GET /health/live`` is liveness: 200 whenever the process serves requests, whatever
+Kafka does, so an orchestrator restarts a worker that hangs, and not every worker of a
+cluster at once when Kafka is away (a restart would not bring Kafka back).
 """
 
 from __future__ import annotations
@@ -64,6 +68,11 @@ def health(request: Request, worker: WorkerDep) -> Response:
     if not probe.reachable():
         return JSONBody({"status": "unhealthy", "message": worker.last_error or "unknown"}, 500)
     return JSONBody({"status": "healthy", "message": HEALTHY})
+
+
+@router.get("/health/live", responses={200: {"model": HealthBody}})
+def live() -> Response:
+    return JSONBody({"status": "healthy", "message": "Worker process is serving requests."})
 
 
 @router.get(

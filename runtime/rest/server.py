@@ -40,7 +40,7 @@ class RestServer:
             loop="asyncio",
             http="h11",
             ws="none",
-            lifespan="off",
+            lifespan="on",  # the status page samples its history in the background
             log_config=None,
             access_log=True,
             server_header=False,

@@ -24,6 +24,7 @@ from offramp.converters import JsonConverter
 from offramp.deadletter import DeadLetterWriter
 from offramp.gc_tuning import freeze_long_lived, release_long_lived
 from offramp.gil_handoff import shorten_switch_interval
+from offramp.kafka_logs import client_logger
 from offramp.plugin import BatchWriter, TaskContext
 from offramp.records import SinkRecord, TopicPartition
 from offramp.task.batching import BatchPolicy
@@ -91,9 +92,11 @@ class TaskRun:
                 shorten_switch_interval()  # the write thread gets the GIL back sooner
             conf = consumer_config(cfg, task.worker, task.task_id)
             conf["stats_cb"] = self._on_stats
+            conf.setdefault("logger", client_logger())
             if s.errors_deadletterqueue_topic_name:
                 producer_conf = {
                     "bootstrap.servers": task.worker.bootstrap_servers,
+                    "logger": client_logger(),
                     **task.worker.family("producer."),
                 }
                 self.dlq = DeadLetterWriter(
