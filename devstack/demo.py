@@ -23,11 +23,13 @@ import orjson
 
 from devstack.demo_base import DemoContext, DemoSection
 from devstack.demo_hubspot import HubSpotSection
+from devstack.demo_progress import Progress, summary_table
 from devstack.demo_qdrant import QdrantSection
 from devstack.demo_s3 import S3Section
 from devstack.demo_sql import SqlSection
 from devstack.generator import produce_calls
 from devstack.kafka import KafkaBroker, free_port
+from offramp.kafka_logs import client_logger
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 3000
@@ -99,6 +101,16 @@ def _worker(ctx: DemoContext, rest_port: int) -> Iterator[subprocess.Popen[bytes
         log.close()
 
 
+def _where_to_look(url: str, workdir: Path) -> None:
+    print("\n== where to look")
+    print(f"  status page   {url}/ui   (while the worker runs)")
+    print(f"  CLI           OFFRAMP_URL={url} .venv/bin/offramp status")
+    print(f"  REST, metrics {url}/connectors?expand=status · {url}/metrics")
+    for path in sorted(workdir.iterdir()):
+        if path.is_file():
+            print(f"  {path.name:<13} {path}")
+
+
 def main() -> int:
     workdir = ROOT / "var" / "demo"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -117,7 +129,7 @@ def main() -> int:
                 part.setup(ctx)
             from confluent_kafka.admin import AdminClient, NewTopic
 
-            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+            admin = AdminClient({"bootstrap.servers": broker.bootstrap, "logger": client_logger()})
             admin.create_topics([NewTopic("calls", 6, 1)])["calls"].result(30)
             rest_port = free_port()
             with _worker(ctx, rest_port) as proc:
@@ -127,6 +139,13 @@ def main() -> int:
                     flush=True,
                 )
                 ctx.events = produce_calls(broker.bootstrap, "calls", EVENTS)
+                print(
+                    f"produced {len(ctx.events)} events ({len(ctx.completed)} call.completed);"
+                    " waiting for every sink to have them:",
+                    flush=True,
+                )
+                url = f"http://127.0.0.1:{rest_port}"
+                progress = Progress(url)
                 deadline = time.monotonic() + 120
                 pending = list(parts)
                 while pending and time.monotonic() < deadline:
@@ -134,7 +153,9 @@ def main() -> int:
                         print((workdir / "worker.log").read_text(), file=sys.stderr)
                         raise SystemExit(f"the worker exited with {proc.returncode}")
                     pending = [p for p in pending if not p.ready(ctx)]
+                    progress.tick()
                     time.sleep(0.5)
+                progress.done()
                 for part in parts:
                     print(f"\n== {part.title}")
                     print(
@@ -142,6 +163,12 @@ def main() -> int:
                         if part not in pending
                         else "did not receive everything within 120 s; see var/demo/worker.log"
                     )
+                print("\n== summary (from the worker's /metrics)")
+                print(summary_table(url))
+                _where_to_look(url, workdir)
+                if sys.stdin.isatty() and "--no-wait" not in sys.argv:
+                    with contextlib.suppress(EOFError, KeyboardInterrupt):
+                        input("\nThe worker is still running. Press Enter to stop it. ")
         finally:
             for part in parts:
                 part.teardown()

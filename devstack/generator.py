@@ -79,6 +79,7 @@ def produce_calls(bootstrap: str, topic: str, count: int, seed: int = 42) -> lis
     from confluent_kafka import Producer
 
     from devstack.kafka import produce_waiting
+    from offramp.kafka_logs import client_logger
 
     producer = Producer(
         {
@@ -86,6 +87,7 @@ def produce_calls(bootstrap: str, topic: str, count: int, seed: int = 42) -> lis
             "enable.idempotence": True,
             "compression.type": "zstd",
             "linger.ms": 10,
+            "logger": client_logger(),  # librdkafka's lines through logging, not stderr
         }
     )
     events = list(call_events(count, seed))

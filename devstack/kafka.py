@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -71,6 +72,12 @@ def _download_jars(version: str, target: Path) -> Path:
     if shutil.which("mvn") is None:
         raise RuntimeError("Maven (mvn) is required to fetch Kafka's jars; install it first")
     staging = Path(tempfile.mkdtemp(prefix="kafka-jars-", dir=cache_dir()))
+    began = time.monotonic()
+    print(
+        f"fetching Apache Kafka {version}'s jars from Maven Central into {target} (once)...",
+        file=sys.stderr,
+        flush=True,
+    )
     cmd = [
         "mvn",
         "-q",
@@ -88,6 +95,13 @@ def _download_jars(version: str, target: Path) -> Path:
         raise RuntimeError(
             f"Maven could not resolve Kafka {version}:\n{result.stdout}{result.stderr}"
         )
+    jars = list(staging.glob("*.jar"))
+    size = sum(jar.stat().st_size for jar in jars)
+    print(
+        f"fetched {len(jars)} jars, {size / 1e6:.0f} MB, in {time.monotonic() - began:.0f}s",
+        file=sys.stderr,
+        flush=True,
+    )
     (staging / ".complete").write_text(version)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)
