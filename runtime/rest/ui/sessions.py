@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["COOKIE", "Session", "SessionStore"]
@@ -37,15 +38,21 @@ class SessionStore:
     """Session ids to sessions, oldest first; bounded, so a flood of logins can't grow
     the worker's memory."""
 
-    def __init__(self, ttl_seconds: float = 8 * 3600, max_sessions: int = 1000) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float = 8 * 3600,
+        max_sessions: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl_seconds
+        self.clock = clock
         self.max_sessions = max_sessions
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
     def create(self) -> tuple[str, Session]:
         session_id = secrets.token_urlsafe(32)
-        session = Session(secrets.token_urlsafe(32), time.monotonic() + self.ttl)
+        session = Session(secrets.token_urlsafe(32), self.clock() + self.ttl)
         with self._lock:
             self._sessions[session_id] = session
             while len(self._sessions) > self.max_sessions:
@@ -59,7 +66,7 @@ class SessionStore:
             session = self._sessions.get(session_id)
             if session is None:
                 return None
-            if session.expires < time.monotonic():
+            if session.expires < self.clock():
                 del self._sessions[session_id]
                 return None
             return session
