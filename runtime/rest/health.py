@@ -71,7 +71,9 @@ def health(request: Request, worker: WorkerDep) -> Response:
 
 
 @router.get("/health/live", responses={200: {"model": HealthBody}})
-def live() -> Response:
+async def live() -> Response:
+    # async: answered on the event loop itself, not the thread pool that readiness
+    # probes (each may wait seconds for Kafka) can fill during an outage.
     return JSONBody({"status": "healthy", "message": "Worker process is serving requests."})
 
 

@@ -123,6 +123,7 @@ def test_server_info_health_and_openapi(client: httpx.Client, worker: Worker) ->
     for path in (
         "/",
         "/health",
+        "/health/live",
         "/metrics",
         "/connectors",
         "/connectors/{name}",
@@ -211,4 +212,22 @@ def test_health_is_503_until_the_worker_is_ready_and_names_the_problem(
     lost = client.get("/health")
     assert lost.status_code == 500 and lost.json()["status"] == "unhealthy"
     assert "Kafka at 127.0.0.1:1 unreachable" in lost.json()["message"]
+    worker.shutdown()
+
+
+def test_liveness_is_200_while_readiness_reports_kafka_unreachable(
+    serve: Callable[..., tuple[RestServer, httpx.Client]],
+) -> None:
+    """/health/live answers 200 whether the worker is starting or has lost
+    Kafka, while /health reports 503 then 500 over the same requests."""
+    config = load_worker_config({"bootstrap.servers": "127.0.0.1:1", "rest.port": 0}, environ={})
+    worker = Worker(config)
+    _, client = serve(worker)
+    starting = client.get("/health/live")
+    assert starting.status_code == 200 and starting.json()["status"] == "healthy"
+    assert client.get("/health").status_code == 503
+    worker.mark_ready()
+    assert client.get("/health").status_code == 500
+    lost = client.get("/health/live")
+    assert lost.status_code == 200 and lost.json()["status"] == "healthy"
     worker.shutdown()

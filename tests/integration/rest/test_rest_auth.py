@@ -71,6 +71,7 @@ def test_unauthenticated_calls_get_401_and_change_nothing(
         )
         assert client.get("/connectors", headers=bearer).json() == [body["name"]]
         assert client.get("/health").status_code == 200
+        assert client.get("/health/live").status_code == 200
     finally:
         worker.shutdown()
 
