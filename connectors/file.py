@@ -2,11 +2,14 @@
 
 A string value is written as its text; anything else as compact JSON. Each batch is
 written with one ``write`` call and flushed before ``write()`` returns, so a crashed
-worker never loses an acknowledged record (it may repeat uncommitted ones).
+worker never loses an acknowledged record (it may repeat uncommitted ones). A full disk
+(or quota) takes back the part of the batch that fit and is retried until space
+returns, the task's status saying so; no half line stays behind to be repeated.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -19,12 +22,16 @@ from offramp import (
     ConfigModel,
     FatalError,
     RecordFailure,
+    RetriableError,
     SinkConnector,
     SinkRecord,
     TaskContext,
 )
 
 __all__ = ["FileSinkConfig", "FileSinkConnector", "render_line"]
+
+# Out of space rather than broken: it ends when someone frees space, so it is retried.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class FileSinkConfig(ConfigModel):
@@ -44,16 +51,33 @@ class FileWriter(BatchWriter):
     def __init__(self, config: FileSinkConfig) -> None:
         self.config = config
         try:
-            self._file = open(config.file, "ab")  # noqa: SIM115 - lives as long as the task
+            # Unbuffered: after a failed write nothing is left in a buffer for close() or
+            # the retry to append behind the truncated tail.
+            self._file = open(config.file, "ab", buffering=0)  # noqa: SIM115 - task-long
         except OSError as exc:
             raise FatalError(f"cannot open {config.file} for appending: {exc.strerror}") from exc
 
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
-        lines = b"\n".join([render_line(r.value) for r in records])
-        self._file.write(lines + b"\n")
-        self._file.flush()
-        if self.config.file_fsync:
-            os.fsync(self._file.fileno())
+        data = b"\n".join([render_line(r.value) for r in records]) + b"\n"
+        fd = self._file.fileno()
+        start = os.fstat(fd).st_size
+        written = 0
+        try:
+            while written < len(data):  # a full disk may take part of it
+                written += self._file.write(memoryview(data)[written:])
+            if self.config.file_fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise
+            # Take back what fit, so the retry appends whole lines once. Only if no one
+            # else (another task on the same file) appended meanwhile.
+            if os.fstat(fd).st_size == start + written:
+                os.ftruncate(fd, start)
+            raise RetriableError(
+                f"{exc.strerror} writing {self.config.file} ({len(data)} bytes to append); "
+                "retrying until space returns"
+            ) from exc
         return None
 
     def stop(self) -> None:

@@ -1,6 +1,7 @@
-"""``python -m devstack kafka start|stop|status``: a broker that outlives this command.
+"""``python -m devstack kafka start|stop|status [--brokers N]``: a broker (or a cluster of
+N, replication factor 3 and ``min.insync.replicas=2`` at three) that outlives this command.
 
-State (pid, port, data directory) is kept in the cache so ``stop`` and ``status`` find
+State (pids, ports, data directory) is kept in the cache so ``stop`` and ``status`` find
 the broker that ``start`` left running.
 """
 
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from devstack.kafka import KafkaBroker, cache_dir
+from devstack.kafka_cluster import KafkaCluster
 
 
 def _state_dir() -> Path:
@@ -31,30 +33,55 @@ def _running() -> dict[str, object] | None:
     if not path.exists():
         return None
     state: dict[str, object] = json.loads(path.read_text())
-    try:
-        os.kill(int(str(state["pid"])), 0)
-    except (ProcessLookupError, ValueError):
+    alive = [pid for pid in _pids(state) if _exists(pid)]
+    if not alive:
         path.unlink(missing_ok=True)
         return None
     return state
 
 
-def kafka_start(port: int) -> int:
+def _pids(state: dict[str, object]) -> list[int]:
+    raw = state.get("pids", [state.get("pid")])
+    return [int(str(pid)) for pid in raw] if isinstance(raw, list) else []
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def kafka_start(port: int, brokers: int) -> int:
     state = _running()
     if state:
-        print(f"Kafka already running: bootstrap.servers={state['bootstrap']} (pid {state['pid']})")
+        print(
+            f"Kafka already running: bootstrap.servers={state['bootstrap']} (pids {_pids(state)})"
+        )
         return 0
-    data_dir = _state_dir() / "kafka-data"
     began = time.monotonic()
-    broker = KafkaBroker(port=port, data_dir=data_dir, tied_to_parent=False).start()
-    assert broker.process is not None
-    state = {"pid": broker.process.pid, "bootstrap": broker.bootstrap, "data_dir": str(data_dir)}
+    if brokers == 1:
+        data_dir = _state_dir() / "kafka-data"
+        broker = KafkaBroker(port=port, data_dir=data_dir, tied_to_parent=False).start()
+        nodes = [broker]
+    else:
+        data_dir = _state_dir() / f"kafka-cluster-{brokers}"
+        cluster = KafkaCluster(
+            size=brokers, base_port=port, data_dir=data_dir, tied_to_parent=False
+        ).start()
+        nodes = list(cluster.nodes.values())
+    pids = [node.process.pid for node in nodes if node.process is not None]
+    bootstrap = ",".join(node.bootstrap for node in nodes)
+    state = {"pids": pids, "bootstrap": bootstrap, "data_dir": str(data_dir)}
     _state_file().write_text(json.dumps(state))
     print(
-        f"Kafka {broker.version} ready in {time.monotonic() - began:.1f}s "
-        f"(from start to metadata answered): bootstrap.servers={broker.bootstrap}"
+        f"Kafka {nodes[0].version} ({brokers} broker{'s' if brokers > 1 else ''}) ready in "
+        f"{time.monotonic() - began:.1f}s (from start to metadata answered): "
+        f"bootstrap.servers={bootstrap}"
     )
-    print(f"broker log: {broker.log_path}")
+    for node in nodes:
+        print(f"broker {node.node_id} log: {node.log_path}")
     return 0
 
 
@@ -63,18 +90,19 @@ def kafka_stop() -> int:
     if not state:
         print("Kafka is not running")
         return 0
-    pid = int(str(state["pid"]))
-    os.kill(pid, signal.SIGTERM)
+    pids = [pid for pid in _pids(state) if _exists(pid)]
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
     for _ in range(200):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not any(_exists(pid) for pid in pids):
             break
         time.sleep(0.1)
     else:
-        os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            if _exists(pid):
+                os.kill(pid, signal.SIGKILL)
     _state_file().unlink(missing_ok=True)
-    print(f"Kafka stopped (pid {pid})")
+    print(f"Kafka stopped (pids {pids})")
     return 0
 
 
@@ -83,7 +111,7 @@ def kafka_status() -> int:
     if not state:
         print("Kafka is not running")
         return 1
-    print(f"Kafka running: bootstrap.servers={state['bootstrap']} (pid {state['pid']})")
+    print(f"Kafka running: bootstrap.servers={state['bootstrap']} (pids {_pids(state)})")
     return 0
 
 
@@ -92,11 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="service", required=True)
     kafka = sub.add_parser("kafka", help="a real Apache Kafka broker on loopback")
     kafka.add_argument("action", choices=["start", "stop", "status"])
-    kafka.add_argument("--port", type=int, default=9092)
+    kafka.add_argument("--port", type=int, default=9092, help="the first broker's port")
+    kafka.add_argument(
+        "--brokers", type=int, default=1, help="1 (default) or a cluster of N on port, port+1…"
+    )
     args = parser.parse_args(argv)
     _state_dir().mkdir(parents=True, exist_ok=True)
     if args.action == "start":
-        return kafka_start(args.port)
+        if args.brokers < 1:
+            parser.error("--brokers must be at least 1")
+        return kafka_start(args.port, args.brokers)
     if args.action == "stop":
         return kafka_stop()
     return kafka_status()

@@ -126,6 +126,11 @@ def produce_waiting(producer: Producer, topic: str, value: Any, **fields: Any) -
             producer.poll(0.05)
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 def _java() -> str:
     home = os.environ.get("JAVA_HOME")
     java = os.path.join(home, "bin", "java") if home else shutil.which("java")
@@ -144,6 +149,13 @@ class KafkaBroker:
     tied_to_parent: bool = True
     log_level: str = "WARN"
     version: str = KAFKA_VERSION
+    # A member of a multi-node cluster (devstack.kafka_cluster) sets these; a lone broker
+    # leaves them to start(): node 1, its own quorum, a fresh cluster id, replication 1.
+    node_id: int = 1
+    controller_port: int = 0
+    voters: str = ""
+    cluster_id: str = ""
+    replication: int = 1
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     startup_seconds: float = field(default=0.0, init=False)
     _owns_dir: bool = field(default=False, init=False)
@@ -157,7 +169,10 @@ class KafkaBroker:
         jars = ensure_jars(self.version)
         if not self.port:
             self.port = free_port()
-        controller_port = free_port()
+        if not self.controller_port:
+            # Kept across restarts: the other voters of a cluster know it by this port.
+            self.controller_port = free_port()
+        controller_port = self.controller_port
         if self.data_dir is None:
             self.data_dir = Path(tempfile.mkdtemp(prefix="offramp-kafka-"))
             self._owns_dir = True
@@ -169,7 +184,7 @@ class KafkaBroker:
         )
         base = self._java_command(jars)
         if not (self.data_dir / "logs" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = self.cluster_id or new_cluster_id()
             fmt = subprocess.run(
                 [
                     *base,
@@ -219,10 +234,11 @@ class KafkaBroker:
 
     def _properties(self, controller_port: int) -> str:
         assert self.data_dir is not None
+        replicas, min_isr = str(self.replication), str(min(2, self.replication))
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters or f"1@127.0.0.1:{controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
@@ -230,12 +246,14 @@ class KafkaBroker:
             "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(self.data_dir / "logs"),
             "num.partitions": "1",
-            "offsets.topic.replication.factor": "1",
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "4",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
             "group.consumer.heartbeat.interval.ms": "1000",
             "group.consumer.min.heartbeat.interval.ms": "500",
@@ -269,6 +287,13 @@ class KafkaBroker:
     def log_path(self) -> Path:
         assert self.data_dir is not None
         return self.data_dir / "stdout.log"
+
+    def kill(self) -> None:
+        """SIGKILL the broker (no controlled shutdown); its data stays for ``start()``."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     def stop(self, timeout: float = 20.0) -> None:
         proc, self.process = self.process, None

@@ -1,14 +1,18 @@
 """Fixtures for the fault tests. The broker (``kafka``), the session's PostgreSQL
 (``postgres``), ``unique`` and ``make_topic`` come from ``tests/conftest.py``; here: a
-PostgreSQL server of the test's own that can go down and come back, and the one-line
-figures each test reports, repeated at the end of the run."""
+PostgreSQL server and Kafka brokers of the test's own that can go down and come back
+(a three-node cluster, a lone broker), and the one-line figures each test reports,
+repeated at the end of the run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from devstack.kafka import KafkaBroker
+from devstack.kafka_cluster import KafkaCluster
 from tests.faults.support import RestartablePostgres
 
 _FIGURES = pytest.StashKey[list[str]]()
@@ -23,6 +27,28 @@ def restartable_postgres() -> Iterator[RestartablePostgres]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def kafka_cluster() -> Iterator[KafkaCluster]:
+    """Three KRaft brokers of the test's own (replication 3, ``min.insync.replicas=2``);
+    ``kill(n)``, ``stop_node(n)``, ``start_node(n)`` and ``leader(topic, partition)``."""
+    cluster = KafkaCluster(size=3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def lone_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
+    """A single broker of the test's own whose data outlives ``stop()``, so ``start()``
+    brings it back on the same port with its topics and committed offsets."""
+    broker = KafkaBroker(data_dir=tmp_path / "kafka").start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 @pytest.fixture
