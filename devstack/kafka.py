@@ -166,6 +166,15 @@ class KafkaBroker:
 
     def start(self, timeout: float = 90.0) -> KafkaBroker:
         began = time.monotonic()
+        self.launch()
+        self.wait_ready(timeout)
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def launch(self) -> None:
+        """Start the JVM without waiting for it. Call it from a thread that outlives the
+        broker: the kernel's parent-death signal follows the thread that forked, not
+        the process (a pool thread that ends would take the broker with it)."""
         jars = ensure_jars(self.version)
         if not self.port:
             self.port = free_port()
@@ -210,13 +219,14 @@ class KafkaBroker:
                 preexec_fn=die_with_parent(signal.SIGKILL) if self.tied_to_parent else None,
                 start_new_session=not self.tied_to_parent,
             )
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until the broker answers metadata; a broker that doesn't is stopped."""
         try:
             self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.monotonic() - began
-        return self
 
     def _java_command(self, jars: Path) -> list[str]:
         assert self.data_dir is not None

@@ -13,7 +13,6 @@ import contextlib
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,9 +68,12 @@ class KafkaCluster:
         return self
 
     def _start_together(self, node_ids: list[int], timeout: float) -> None:
-        with ThreadPoolExecutor(len(node_ids)) as pool:
-            for started in [pool.submit(self.nodes[n].start, timeout) for n in node_ids]:
-                started.result()
+        # Launched from this thread (the parent-death signal follows the forking
+        # thread), all before any is waited for: none is ready until a quorum runs.
+        for node_id in node_ids:
+            self.nodes[node_id].launch()
+        for node_id in node_ids:
+            self.nodes[node_id].wait_ready(timeout)
 
     def _wait_registered(self, timeout: float) -> None:
         # Each node answers metadata once it is up itself; a topic placed on all three
@@ -95,7 +97,7 @@ class KafkaCluster:
 
     def start_node(self, node_id: int, timeout: float = 90.0) -> None:
         """Start one stopped or killed node again on its ports and data."""
-        self.nodes[node_id].start(timeout)
+        self._start_together([node_id], timeout)
 
     def running(self, node_id: int) -> bool:
         process = self.nodes[node_id].process
