@@ -94,7 +94,11 @@ class WorkerProcess:
         protocol: str,
         connectors: Mapping[str, Mapping[str, Any]],
         log_level: str = "INFO",
+        worker_keys: Mapping[str, Any] | None = None,
     ) -> None:
+        """``worker_keys`` go into the worker file last; a ``None`` value removes one of
+        ours (``consumer.session.timeout.ms: None`` keeps the broker's 45 s default)."""
+        self.worker_keys = dict(worker_keys or {})
         self.directory = directory
         self.label = label
         self.bootstrap = bootstrap
@@ -128,6 +132,11 @@ class WorkerProcess:
             # refuses the client-side key with it.
             config["consumer.session.timeout.ms"] = 6000
             config["consumer.heartbeat.interval.ms"] = 1000
+        for key, value in self.worker_keys.items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
         return config
 
     def start(self) -> WorkerProcess:
