@@ -30,7 +30,7 @@ def instance_id(worker_id: str, connector: str, task_id: int) -> str:
 def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int) -> dict[str, Any]:
     """The consumer's settings: ours, then the worker's ``consumer.*``, then the
     connector's ``consumer.override.*``. ``group.instance.id`` comes from the worker's
-    identity where it is stable (``WorkerConfig.stable_identity``)."""
+    identity on the classic protocol, where it is stable (``stable_identity``)."""
     conf: dict[str, Any] = {
         "bootstrap.servers": worker.bootstrap_servers,
         "group.id": f"connect-{config.name}",
@@ -52,11 +52,14 @@ def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int)
     }
     if worker.group_protocol == "classic":
         conf["partition.assignment.strategy"] = "cooperative-sticky"
-    if worker.stable_identity:
+    if worker.group_protocol == "classic" and worker.stable_identity:
         # Static membership: a task that comes back under the same id (a restart, a
         # kill -9 and systemd starting it again) takes its partitions back at once
         # instead of waiting out its old session. An id picked at each start would
-        # only strand the old member's partitions, so none is given then.
+        # only strand the old member's partitions, so none is given then. Not on the
+        # consumer protocol: Kafka 4.3 refuses a static member that rejoins before its
+        # dead predecessor's session expired (UNRELEASED_INSTANCE_ID, fatal in
+        # librdkafka), so after a kill -9 it would fail instead of resuming.
         conf["group.instance.id"] = instance_id(worker.worker_id, config.name, task_id)
     conf.update(worker.family("consumer."))
     conf.update(config.consumer_overrides)

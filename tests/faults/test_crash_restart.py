@@ -2,8 +2,9 @@
 ``worker.id`` is killed with kill -9 and started again at once, ``FAULT_CRASHES`` (10)
 times in a row while a producer keeps writing keyed records to 6 partitions, with the
 group's default session timeout (classic: the client's 45 s; consumer protocol: the
-broker's ``group.consumer.session.timeout.ms``). Static membership is what lets each
-restart take its partitions back at once instead of after the dead session expired."""
+broker's ``group.consumer.session.timeout.ms``). On the classic protocol static
+membership is what lets each restart take its partitions back at once instead of after
+the dead session expired."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ CRASHES = int(env_number("FAULT_CRASHES", 10))
 RATE = env_number("FAULT_RATE", 200)
 PARTITIONS = 6
 RESUME_TARGET = 10.0  # seconds from kill -9 to the restarted worker writing again
+# The consumer protocol has no fast resume to give: Kafka 4.3 refuses a static member
+# back before its dead predecessor's session expired, so tasks there are dynamic and a
+# restart waits out the broker's group.consumer.session.timeout.ms (devstack: 10 s).
+BROKER_SESSION = 10.0
+TARGETS = {"classic": RESUME_TARGET, "consumer": BROKER_SESSION + RESUME_TARGET}
 RUN_BETWEEN = 3.0  # seconds of work between a resume and the next crash
 DRAIN_TIMEOUT = 120.0
 
@@ -66,7 +72,9 @@ def test_kill_and_restart_at_once_resumes_in_seconds(
 ) -> None:
     """Ten kill -9s each followed by an immediate restart under the same worker.id:
     every acknowledged record written, no partition left behind, and each restart
-    writing again within 10 s of the kill (well inside the 45 s session)."""
+    writing again within 10 s of the kill on the classic protocol (static membership,
+    well inside the 45 s session); within the broker's session timeout + 10 s on the
+    consumer protocol."""
     topic, name = make_topic("crash", partitions=PARTITIONS), f"crash-{unique}"
     output = tmp_path / "out.jsonl"
     worker = WorkerProcess(
@@ -125,7 +133,8 @@ def test_kill_and_restart_at_once_resumes_in_seconds(
     claims.check("no record missing", missing == 0)
     claims.check("every line a whole record", torn == 0)
     claims.check(f"drained within {DRAIN_TIMEOUT:.0f}s", drain is not None)
-    claims.check(f"each resume within {RESUME_TARGET:.0f}s", max(resumes) <= RESUME_TARGET)
+    target = TARGETS[protocol]
+    claims.check(f"each resume within {target:.0f}s", max(resumes) <= target)
     claims.check("SIGTERM stops the worker with 0", exit_status == 0)
     report(
         f"protocol={protocol} crashes={len(resumes)} records={len(acked)} "

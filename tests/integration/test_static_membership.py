@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from confluent_kafka.admin import AdminClient
 
 from devstack.kafka import KafkaBroker
@@ -101,14 +100,12 @@ def _task_states(url: str, name: str) -> list[tuple[str, str]]:
     return [(t.get("state", ""), t.get("message", "")) for t in body.get("tasks", [])]
 
 
-@pytest.mark.parametrize("protocol", ["classic", "consumer"])
 def test_two_processes_with_one_worker_id_are_told_in_status(
-    kafka: KafkaBroker, make_topic: Any, unique: str, tmp_path: Path, protocol: str
+    kafka: KafkaBroker, make_topic: Any, unique: str, tmp_path: Path
 ) -> None:
-    """Two worker processes run one connector under the same worker.id: the group
-    lets one in and the other's task is FAILED with a message naming the shared
-    worker.id and what to do (classic: the newcomer fences the first; consumer
-    protocol: the newcomer is refused); the one let in keeps RUNNING."""
+    """Two worker processes run one connector under the same worker.id (classic): the
+    newcomer fences the first, whose task is FAILED with a message naming the shared
+    worker.id and what to do; the newcomer keeps RUNNING."""
     topic, name = make_topic("fenced", partitions=PARTITIONS), f"fenced-{unique}"
     shared = f"twin-{unique}"
     workers = [
@@ -116,7 +113,7 @@ def test_two_processes_with_one_worker_id_are_told_in_status(
             tmp_path,
             label,
             kafka.bootstrap,
-            protocol,
+            "classic",
             {name: _connector(topic, tmp_path / f"{label}.jsonl")},
             worker_keys={"worker.id": shared},
         )
@@ -132,6 +129,7 @@ def test_two_processes_with_one_worker_id_are_told_in_status(
             return sorted(s[0][0] for s in states if s) == ["FAILED", "RUNNING"]
 
         wait_for(one_failed, 40)
+        assert _task_states(workers[1].url, name)[0][0] == "RUNNING"
         failed = [
             state for w in workers for state in _task_states(w.url, name) if state[0] == "FAILED"
         ]

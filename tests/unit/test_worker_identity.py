@@ -44,8 +44,10 @@ def test_worker_id_key_refuses_what_kafka_cannot_carry() -> None:
 
 
 def test_tasks_are_static_members_only_under_a_stable_identity() -> None:
-    """worker.id or a configured rest.port give each task a group.instance.id from
-    worker id, connector and task; a port picked at start (rest.port 0) gives none."""
+    """worker.id or a configured rest.port give each classic task a group.instance.id
+    from worker id, connector and task; a port picked at start (rest.port 0) gives
+    none, nor does the consumer protocol (Kafka 4.3 refuses a static member's restart
+    after a kill -9 until the dead one's session expired)."""
     named = load_worker_config({"worker.id": "node-a"}, environ={})
     assert _instance_id(named, "orders", 2) == "node-a-orders-2"
     fixed = load_worker_config({"rest.port": 8083}, environ={})
@@ -54,6 +56,8 @@ def test_tasks_are_static_members_only_under_a_stable_identity() -> None:
     assert _instance_id(picked) is None
     bound = picked.model_copy(update={"rest_port": 40123, "rest_port_picked": True})
     assert bound.worker_id == "127.0.0.1:40123" and _instance_id(bound) is None
+    consumer = load_worker_config({"worker.id": "node-a", "group.protocol": "consumer"}, environ={})
+    assert _instance_id(consumer) is None
 
 
 def test_instance_ids_are_valid_for_kafka_and_distinct() -> None:
