@@ -13,8 +13,8 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,10 +27,11 @@ from tests.faults.support import (
     count_lines,
     end_offsets,
     env_number,
+    file_drained,
+    file_sink,
     read_jsonl_numbers,
     wait_until,
 )
-from tests.integration.sql.support import group_offsets
 
 CRASHES = int(env_number("FAULT_CRASHES", 10))
 RATE = env_number("FAULT_RATE", 200)
@@ -47,18 +48,9 @@ DRAIN_TIMEOUT = 120.0
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(int(CRASHES * 60 + DRAIN_TIMEOUT + 120))]
 
 
-def _connector(topic: str, output: Path) -> dict[str, Any]:
-    return {
-        "connector.class": "file",
-        "file": str(output),
-        "topics": topic,
-        "tasks.max": "2",
-        "key.converter": "string",
-        "value.converter": "json",
-        "value.converter.schemas.enable": "false",
-        "batch.max.records": "500",
-        "batch.max.age.ms": "100",
-    }
+def _grew(output: Path, lines: int) -> bool:
+    """The output has more whole lines than ``lines``: the worker writes again."""
+    return count_lines(output) > lines
 
 
 @pytest.mark.parametrize("protocol", ["classic", "consumer"])
@@ -82,7 +74,7 @@ def test_kill_and_restart_at_once_resumes_in_seconds(
         "crashing",
         kafka.bootstrap,
         protocol,
-        {name: _connector(topic, output)},
+        {name: file_sink(topic, output)},
         log_level="WARNING",
         # The session timeouts stay the defaults: the point is not to need short ones.
         worker_keys={
@@ -103,19 +95,14 @@ def test_kill_and_restart_at_once_resumes_in_seconds(
             lines = count_lines(output)
             worker.kill()
             worker.start()
-            resumed = wait_until(lambda lines=lines: count_lines(output) > lines, 60, 0.05)
+            resumed = wait_until(partial(_grew, output, lines), 60, 0.05)
             resumes.append(resumed if resumed is not None else float("inf"))
             if resumed is None:
                 break
         feeder.stop()
         ends = end_offsets(kafka.bootstrap, topic, PARTITIONS)
         acked = set(feeder.acked[topic])
-
-        def drained() -> bool:
-            seen = set(read_jsonl_numbers([output])[0])
-            group = group_offsets(kafka.bootstrap, f"connect-{name}", topic, PARTITIONS)
-            return acked <= seen and group == ends
-
+        drained = file_drained(kafka.bootstrap, name, topic, ends, [output], acked)
         drain = wait_until(drained, DRAIN_TIMEOUT)
         exit_status = worker.stop()
     finally:

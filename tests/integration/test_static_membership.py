@@ -15,25 +15,12 @@ from confluent_kafka.admin import AdminClient
 from devstack.kafka import KafkaBroker
 from offramp.task.settings import instance_id
 from tests.conftest import produce, wait_for
-from tests.faults.support import WorkerProcess, read_jsonl_numbers
+from tests.faults.support import WorkerProcess, file_sink, read_jsonl_numbers
 
 PARTITIONS = 3
 # Far longer than the test may take: a restart that had to wait the old session out
 # could not finish inside the waits below, so passing proves the hand-over came first.
 LONG_SESSION_MS = 120_000
-
-
-def _connector(topic: str, output: Path) -> dict[str, Any]:
-    return {
-        "connector.class": "file",
-        "file": str(output),
-        "topics": topic,
-        "tasks.max": "1",
-        "key.converter": "string",
-        "value.converter": "json",
-        "value.converter.schemas.enable": "false",
-        "batch.max.age.ms": "50",
-    }
 
 
 def _produce_numbers(bootstrap: str, topic: str, numbers: range) -> None:
@@ -69,7 +56,7 @@ def test_a_killed_worker_restarted_under_its_id_takes_its_partitions_back(
         "w",
         kafka.bootstrap,
         "classic",
-        {name: _connector(topic, output)},
+        {name: file_sink(topic, output, tasks=1, batch_age_ms=50)},
         worker_keys={
             "worker.id": f"node-{unique}",
             "consumer.session.timeout.ms": LONG_SESSION_MS,
@@ -114,7 +101,7 @@ def test_two_processes_with_one_worker_id_are_told_in_status(
             label,
             kafka.bootstrap,
             "classic",
-            {name: _connector(topic, tmp_path / f"{label}.jsonl")},
+            {name: file_sink(topic, tmp_path / f"{label}.jsonl", tasks=1, batch_age_ms=50)},
             worker_keys={"worker.id": shared},
         )
         for label in ("first", "second")
