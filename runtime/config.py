@@ -237,21 +237,48 @@ class WorkerConfig(ConfigModel):
     rest_auth_users: dict[str, SecretStr] = Field(default_factory=dict)
     rest_tls_cert_file: str | None = None
     rest_tls_key_file: str | None = None
+    worker_id_setting: str | None = Field(
+        None,
+        alias="worker.id",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="This process's identity, stable across its restarts (static membership)",
+    )
     families: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    rest_port_picked: bool = Field(False, exclude=True)
 
     @property
     def worker_id(self) -> str:
-        """``host:port`` others reach this worker at: ``rest.advertised.host.name`` and
-        ``rest.advertised.port`` where set, else the listener's."""
+        """The worker's identity, the one accessor of it: ``worker.id`` where set, else
+        ``host:port`` others reach this worker at (``rest.advertised.host.name`` and
+        ``rest.advertised.port`` where set, else the listener's)."""
+        if self.worker_id_setting is not None:
+            return self.worker_id_setting
+        return self.rest_address
+
+    @property
+    def rest_address(self) -> str:
+        """``host:port`` of the REST API as others reach it."""
         host = self.rest_advertised_host_name or (
             socket.gethostname() if self.rest_host in ("0.0.0.0", "::") else self.rest_host
         )
         return f"{host}:{self.rest_advertised_port or self.rest_port}"
 
     @property
+    def stable_identity(self) -> bool:
+        """Whether ``worker_id`` survives a restart: set by ``worker.id``, or a REST
+        address with a configured port. A port picked at start (``rest.port: 0``) names
+        a new worker each time, and a static member under a new name would strand the
+        old one's partitions for the session timeout instead of taking them back."""
+        if self.worker_id_setting is not None:
+            return True
+        return not self.rest_port_picked and (self.rest_advertised_port or self.rest_port) != 0
+
+    @property
     def advertised_url(self) -> str:
         scheme = self.rest_advertised_listener or ("https" if self.rest_tls_cert_file else "http")
-        host, _, port = self.worker_id.rpartition(":")
+        host, _, port = self.rest_address.rpartition(":")
         return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
     @cached_property
@@ -275,7 +302,10 @@ _WORKER_FAMILIES = (
     "value.converter.",
     "config.providers.",
 )
-_WORKER_KEYS = {f.alias or n for n, f in WorkerConfig.model_fields.items()} - {"families"}
+_WORKER_KEYS = {f.alias or n for n, f in WorkerConfig.model_fields.items()} - {
+    "families",
+    "rest.port.picked",
+}
 
 
 def _split_families(

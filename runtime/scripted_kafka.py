@@ -79,6 +79,7 @@ class ScriptedConsumer:
         self.assignment: set[TopicPartition] = set()
         self.paused: set[TopicPartition] = set()
         self.closed = False
+        self.left_group = False  # unsubscribed before closing: a static member leaving
         self.consume_calls = 0
         self.before_consume: Callable[[ScriptedConsumer], None] | None = None
         """Called at the start of every ``consume()``: a hook to queue events at exact
@@ -97,6 +98,7 @@ class ScriptedConsumer:
         """Pass as ``consumer_factory``: every task start gets this same consumer."""
         self.config = dict(config)
         self.closed = False
+        self.left_group = False
         return self
 
     def append(
@@ -266,6 +268,11 @@ class ScriptedConsumer:
                     self.committed[tp] = r.offset
                     self.commits.append((tp, r.offset))
         return results
+
+    def unsubscribe(self) -> None:
+        """Marks the leave; the revoke comes with ``close()``, as it does when
+        librdkafka's unsubscribe is followed by close without a poll between."""
+        self.left_group = True
 
     def close(self) -> None:
         with self._lock:

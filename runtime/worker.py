@@ -149,7 +149,10 @@ class Worker:
         """The REST listener's real port (``rest.port: 0`` picks one): ``worker_id``
         names it. Call before connectors start, so their tasks report it too."""
         if port != self.config.rest_port:
-            self.config = self.config.model_copy(update={"rest_port": port})
+            picked = self.config.rest_port == 0
+            self.config = self.config.model_copy(
+                update={"rest_port": port, "rest_port_picked": picked}
+            )
 
     # ----- readiness ----------------------------------------------------------------
 

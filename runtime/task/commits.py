@@ -21,6 +21,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from offramp.errors import RetriableError
 from offramp.records import TopicPartition
+from offramp.task.fencing import fenced_error
 
 if TYPE_CHECKING:
     from offramp.task.contracts import RunView
@@ -73,6 +74,8 @@ def _commit(run: RunView, offsets: Mapping[TopicPartition, int]) -> None:
         results = run.consumer.commit(offsets=asked, asynchronous=False) or asked
     except KafkaException as exc:
         run.metrics.observe_commit(time.perf_counter() - began, ok=False)
+        if fenced_error(exc) is not None:
+            raise  # the consumer is dead: retrying later would fail the same way
         log.warning("task %s: offset commit failed (retried later): %s", run.name, exc)
         return
     done: dict[TopicPartition, int] = {}

@@ -170,7 +170,9 @@ class Ingest:
                 good.append(m)
             elif err.code() == KafkaError._PARTITION_EOF:
                 continue
-            elif err.fatal():
+            elif err.fatal() or err.code() == KafkaError._FATAL:
+                # librdkafka hands a fatal error out as _FATAL with fatal() unset; the
+                # consumer is dead after it, so the task must fail rather than poll on.
                 raise KafkaException(err)
             else:
                 log.warning("task %s: consumer error: %s", self._name, err)

@@ -171,6 +171,14 @@ class TaskRun:
                 log.warning("task %s: closing the writer failed: %s", self.name, exc)
             if self.consumer is not None:
                 try:
+                    if self.task.stop_requested():
+                        # A static member's close() doesn't leave the group: its
+                        # partitions would wait out its session for it to come back.
+                        # Stopping for good, it leaves (classic: at once; the consumer
+                        # protocol keeps a static member's assignment for the broker's
+                        # session timeout whatever the client does). A restart within
+                        # the process keeps the membership and takes them back at once.
+                        self.consumer.unsubscribe()
                     self.consumer.close()
                 except Exception as exc:
                     log.warning("task %s: closing the consumer failed: %s", self.name, exc)

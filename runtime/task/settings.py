@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 from offramp.config import ConnectorConfig, WorkerConfig
 
-__all__ = ["consumer_config", "is_incremental"]
+__all__ = ["consumer_config", "instance_id", "is_incremental"]
+
+# Kafka checks a group.instance.id as it checks a topic name: these characters, 249 long.
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_LENGTH = 249
+
+
+def instance_id(worker_id: str, connector: str, task_id: int) -> str:
+    """The static member id of one task of one worker: readable where the names allow,
+    with a hash of the exact names when a character had to be replaced or the id
+    shortened (two names that read alike must not share an id and fence each other)."""
+    raw = f"{worker_id}-{connector}-{task_id}"
+    readable = _NOT_ALLOWED.sub("_", raw)
+    if readable == raw and len(raw) <= _MAX_LENGTH:
+        return raw
+    digest = hashlib.sha256(f"{worker_id}\0{connector}\0{task_id}".encode()).hexdigest()[:12]
+    return f"{readable[: _MAX_LENGTH - 13]}-{digest}"
 
 
 def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int) -> dict[str, Any]:
     """The consumer's settings: ours, then the worker's ``consumer.*``, then the
-    connector's ``consumer.override.*``."""
+    connector's ``consumer.override.*``. ``group.instance.id`` comes from the worker's
+    identity on the classic protocol, where it is stable (``stable_identity``)."""
     conf: dict[str, Any] = {
         "bootstrap.servers": worker.bootstrap_servers,
         "group.id": f"connect-{config.name}",
@@ -33,6 +52,15 @@ def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int)
     }
     if worker.group_protocol == "classic":
         conf["partition.assignment.strategy"] = "cooperative-sticky"
+    if worker.group_protocol == "classic" and worker.stable_identity:
+        # Static membership: a task that comes back under the same id (a restart, a
+        # kill -9 and systemd starting it again) takes its partitions back at once
+        # instead of waiting out its old session. An id picked at each start would
+        # only strand the old member's partitions, so none is given then. Not on the
+        # consumer protocol: Kafka 4.3 refuses a static member that rejoins before its
+        # dead predecessor's session expired (UNRELEASED_INSTANCE_ID, fatal in
+        # librdkafka), so after a kill -9 it would fail instead of resuming.
+        conf["group.instance.id"] = instance_id(worker.worker_id, config.name, task_id)
     conf.update(worker.family("consumer."))
     conf.update(config.consumer_overrides)
     return conf

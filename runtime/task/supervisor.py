@@ -24,7 +24,9 @@ from offramp.consumer import ConsumerFactory, ProducerFactory
 from offramp.metrics import TaskMetrics
 from offramp.retry import RetryPolicy
 from offramp.task.breaker import BreakerTripped
+from offramp.task.fencing import MemberFenced, fenced_error
 from offramp.task.run import TaskRun
+from offramp.task.settings import instance_id
 from offramp.task.status import TaskState, TaskStatus
 
 __all__ = ["TaskRunner", "TaskState", "TaskStatus"]
@@ -102,6 +104,10 @@ class TaskRunner:
     def exit_requested(self) -> bool:
         return self._stop.is_set() or self._restart.is_set()
 
+    def stop_requested(self) -> bool:
+        """Stopping for good (not restarting): the task's consumer leaves its group."""
+        return self._stop.is_set()
+
     def pause_requested(self) -> bool:
         return self._paused.is_set()
 
@@ -145,6 +151,14 @@ class TaskRunner:
                 self._paused.clear()
                 continue
             except Exception as exc:
+                fenced = fenced_error(exc)
+                if fenced is not None:
+                    self._fenced(exc, fenced)
+                    if self._stop.is_set():
+                        return
+                    attempts = 0  # an operator's restart
+                    self.set_status(TaskState.RESTARTING)
+                    continue
                 trace = "".join(traceback.format_exception(exc))
                 log.error("task %s failed: %s", self.name, exc)
                 self.set_status(TaskState.FAILED, trace)
@@ -160,6 +174,19 @@ class TaskRunner:
                 return
             attempts = 0  # an operator's restart
             self.set_status(TaskState.RESTARTING)
+
+    def _fenced(self, exc: Exception, detail: str) -> None:
+        """FAILED, saying which ``worker.id`` is shared, until an operator restarts or
+        stops the task: restarting by itself would shut the other process out in turn."""
+        worker_id = self.worker.worker_id
+        fenced = MemberFenced(
+            worker_id, instance_id(worker_id, self.config.name, self.task_id), detail
+        )
+        fenced.__cause__ = exc
+        log.error("task %s failed: %s", self.name, fenced)
+        self.set_status(TaskState.FAILED, "".join(traceback.format_exception(fenced)), str(fenced))
+        while not (self._stop.is_set() or self._restart.is_set()):
+            self._stop.wait(0.2)
 
     def _wait_before_restart(self, attempts: int) -> bool:
         """Back off before restart number ``attempts + 1``; False when stopping."""

@@ -28,6 +28,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from devstack.kafka import free_port, produce_waiting
 from devstack.postgres import PostgresServer
 from devstack.scratch import stop_process
+from tests.integration.sql.support import group_offsets
 
 __all__ = [
     "OBSERVER",
@@ -40,6 +41,8 @@ __all__ = [
     "WorkerProcess",
     "end_offsets",
     "env_number",
+    "file_drained",
+    "file_sink",
     "hold",
     "read_jsonl_numbers",
     "wait_until",
@@ -94,7 +97,11 @@ class WorkerProcess:
         protocol: str,
         connectors: Mapping[str, Mapping[str, Any]],
         log_level: str = "INFO",
+        worker_keys: Mapping[str, Any] | None = None,
     ) -> None:
+        """``worker_keys`` go into the worker file last; a ``None`` value removes one of
+        ours (``consumer.session.timeout.ms: None`` keeps the broker's 45 s default)."""
+        self.worker_keys = dict(worker_keys or {})
         self.directory = directory
         self.label = label
         self.bootstrap = bootstrap
@@ -128,6 +135,11 @@ class WorkerProcess:
             # refuses the client-side key with it.
             config["consumer.session.timeout.ms"] = 6000
             config["consumer.heartbeat.interval.ms"] = 1000
+        for key, value in self.worker_keys.items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
         return config
 
     def start(self) -> WorkerProcess:
@@ -323,6 +335,43 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
         ]
     finally:
         consumer.close()
+
+
+def file_sink(topic: str, output: Path, tasks: int = 2, batch_age_ms: int = 100) -> dict[str, Any]:
+    """A ``file`` connector writing the feeder's records as JSON lines to ``output``."""
+    return {
+        "connector.class": "file",
+        "file": str(output),
+        "topics": topic,
+        "tasks.max": str(tasks),
+        "key.converter": "string",
+        "value.converter": "json",
+        "value.converter.schemas.enable": "false",
+        "batch.max.records": "500",
+        "batch.max.age.ms": str(batch_age_ms),
+    }
+
+
+def file_drained(
+    bootstrap: str,
+    connector: str,
+    topic: str,
+    ends: list[int],
+    outputs: Iterable[Path],
+    acked: set[int],
+) -> Callable[[], bool]:
+    """A check for ``wait_until``: every acknowledged number is in ``outputs`` and the
+    connector's group committed ``ends``, the end of every partition."""
+    paths = list(outputs)
+
+    def drained() -> bool:
+        seen = set(read_jsonl_numbers(paths)[0])
+        return (
+            acked <= seen
+            and group_offsets(bootstrap, f"connect-{connector}", topic, len(ends)) == ends
+        )
+
+    return drained
 
 
 # ----- group churn -------------------------------------------------------------------------
