@@ -1,6 +1,7 @@
 """``offramp``: the command line, shaped like Kafka Connect's scripts.
 
 offramp standalone WORKER [CONNECTOR… | CONFIG_DIR]   (serves the REST API)
+offramp distributed WORKER                          (a worker of a cluster)
 offramp plugins
 offramp validate CONNECTOR [--worker WORKER] [--check]
 offramp new connector NAME [--dir DIR]   (a connector package to start from)
@@ -133,6 +134,30 @@ def cmd_standalone(args: argparse.Namespace) -> int:
     return run_standalone(worker_config, registry, connectors, stop, store)
 
 
+def cmd_distributed(args: argparse.Namespace) -> int:
+    from offramp.distributed import run_distributed
+    from offramp.distributed.run import check_distributed
+    from offramp.rest.auth import check_listener
+
+    try:
+        worker_config = load_worker_config(args.worker)
+        check_listener(worker_config)
+        check_distributed(worker_config)
+    except ConfigError as exc:
+        _print_config_error(args.worker, exc)
+        return 1
+    add_plugin_path(worker_config.plugin_path)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return run_distributed(worker_config, PluginRegistry(), stop)
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     if remote_url(args):
         return run_remote_plugins(args)
@@ -217,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         help="connector configs (JSON or .properties) or directories of them",
     )
     p.set_defaults(func=cmd_standalone)
+    p = sub.add_parser("distributed", help="run a worker of a cluster (group.id)")
+    p.add_argument("worker", help="worker config (JSON or .properties)")
+    p.set_defaults(func=cmd_distributed)
     common = client_options()
     p = sub.add_parser("plugins", parents=[common], help="list installed connector plug-ins")
     p.set_defaults(func=cmd_plugins)

@@ -232,6 +232,15 @@ class WorkerConfig(ConfigModel):
     config_storage_dir: str | None = Field(
         None, description="Standalone: where connector configs made over REST are kept"
     )
+    group_id: str | None = Field(
+        None, description="Distributed: the cluster's name; workers sharing it share connectors"
+    )
+    config_storage_topic: str | None = Field(
+        None, description="Distributed: the compacted topic of connector configs"
+    )
+    status_storage_topic: str | None = Field(
+        None, description="Distributed: the compacted topic of every worker's task statuses"
+    )
     rest_auth: Literal["none", "basic", "bearer", "any"] | None = None
     rest_auth_tokens: list[SecretStr] = Field(default_factory=list)
     rest_auth_users: dict[str, SecretStr] = Field(default_factory=dict)

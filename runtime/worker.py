@@ -224,6 +224,10 @@ class Worker:
             raise ConnectorNotFoundError(f"Connector {name} not found")
         return runtime
 
+    def peer_task_statuses(self, name: str) -> list[dict[str, Any]]:
+        """Statuses of ``name``'s tasks on other workers (distributed mode; none here)."""
+        return []
+
     def task(self, name: str, task_id: int) -> TaskRunner:
         runtime = self.get(name)
         for task in list(runtime.tasks):

@@ -21,8 +21,9 @@ A ``connect-standalone.properties`` from the Kafka quickstart runs unchanged:
 
 Ignored, with one log line naming them: ``offset.storage.file.filename`` (a sink's
 offsets live in its consumer group ``connect-<name>``, as in Kafka Connect), the keys of
-distributed mode (``group.id``, ``*.storage.*``, rebalance and inter-worker keys: offramp
-standalone has no cluster of workers to join), Java internals (``internal.*.converter``,
+distributed mode offramp has no use for (``offset.storage.*``, the storage topics'
+partitions and replication factors, rebalance and inter-worker keys: see
+docs/distributed.md), Java internals (``internal.*.converter``,
 ``plugin.discovery``, metrics reporters) and the REST keys offramp has no use for.
 Refused: ``rest.extension.classes`` (Java code; offramp has ``rest.auth``), and a
 ``connector.client.config.override.policy`` other than ``All`` (offramp lets every
@@ -50,13 +51,10 @@ log = logging.getLogger("offramp.config")
 _STANDALONE_OFFSETS = "offset.storage.file.filename"
 
 _DISTRIBUTED = (
-    "group.id",
-    "config.storage.topic",
     "config.storage.replication.factor",
     "offset.storage.topic",
     "offset.storage.partitions",
     "offset.storage.replication.factor",
-    "status.storage.topic",
     "status.storage.partitions",
     "status.storage.replication.factor",
     "heartbeat.interval.ms",
@@ -197,8 +195,7 @@ def translate_worker_keys(source: Mapping[str, Any]) -> dict[str, Any]:
     distributed = sorted(k for k in raw if k in _DISTRIBUTED)
     if distributed:
         log.info(
-            "ignored: %s (distributed-mode keys; offramp standalone joins no cluster of "
-            "workers: each connector's consumer group spreads its partitions)",
+            "ignored: %s (distributed-mode keys offramp has no use for: see docs/distributed.md)",
             ", ".join(distributed),
         )
     java = sorted(k for k in raw if k in _JAVA_ONLY or k.startswith(_JAVA_ONLY_PREFIXES))

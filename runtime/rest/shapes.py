@@ -83,7 +83,8 @@ def connector_status(
         "connector": connector,
         "tasks": [
             task_status(t, worker.worker_id, t.task_id in restarting) for t in list(runtime.tasks)
-        ],
+        ]
+        + worker.peer_task_statuses(runtime.name),
         "type": "sink",
     }
 

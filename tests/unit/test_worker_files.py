@@ -219,8 +219,8 @@ def test_advertised_address_names_the_worker() -> None:
 def test_distributed_mode_keys_are_ignored_with_a_log_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A connect-distributed.properties' cluster keys start a standalone worker; one
-    line names them."""
+    """A connect-distributed.properties' keys offramp has no use for start a worker;
+    one line names them (group.id and the config/status topics are read)."""
     caplog.set_level(logging.INFO, "offramp.config")
     load_worker_config(
         {
@@ -236,8 +236,7 @@ def test_distributed_mode_keys_are_ignored_with_a_log_line(
         environ={},
     )
     assert (
-        "ignored: config.storage.replication.factor, config.storage.topic, group.id, "
-        "offset.storage.topic, status.storage.topic (distributed-mode keys"
+        "ignored: config.storage.replication.factor, offset.storage.topic (distributed-mode keys"
     ) in caplog.text
     assert "internal.key.converter, internal.key.converter.schemas.enable" in caplog.text
 

@@ -21,8 +21,15 @@ class StandaloneWorker:
     """``python -m offramp.cli standalone worker.json [connectors…]`` with its log in a
     file; ``url`` is read from the log line naming the port it bound."""
 
-    def __init__(self, directory: Path, worker: dict[str, Any], connectors: list[Path]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        worker: dict[str, Any],
+        connectors: list[Path],
+        mode: str = "standalone",
+    ) -> None:
         self.directory = directory
+        self.mode = mode  # "distributed" runs ``offramp distributed`` (no connector files)
         self.worker_file = directory / "worker.json"
         self.worker_file.write_text(json.dumps(worker))
         self.connectors = connectors
@@ -38,7 +45,7 @@ class StandaloneWorker:
                     sys.executable,
                     "-m",
                     "offramp.cli",
-                    "standalone",
+                    self.mode,
                     str(self.worker_file),
                     *map(str, self.connectors),
                 ],

@@ -1,0 +1,240 @@
+"""The config topic: every worker reads it; every change is appended to it.
+
+A record is keyed by connector name; its value is ``{"config": {...}, "state": ...}``
+and a tombstone deletes the connector. Every worker applies the records in log order,
+so the log order is the cluster's order of changes.
+
+Writes go through one transactional id shared by the whole cluster. A writer calls
+``init_transactions`` (which fences every other writer and settles their open
+transactions), reads the topic to its end, decides the new value from what it read
+(a create of a name that exists is refused: 409) and commits. If another worker wrote
+meanwhile, it has re-initialised the same transactional id, so this writer's commit
+fails as fenced: it starts over from a fresh producer and decides again from the log
+as it now is. Hence only decisions made on the whole log are ever committed, which is
+also what keeps the topic safe to compact. After the commit the writer waits until its
+own reader has applied the record, so the worker that took a change reads it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from offramp.config import WorkerConfig
+
+__all__ = ["ConfigLog", "Entry"]
+
+log = logging.getLogger("offramp.distributed")
+
+_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One connector as the config topic holds it."""
+
+    config: dict[str, Any]
+    state: str
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"config": self.config, "state": self.state})
+
+    @staticmethod
+    def decode(value: bytes | None) -> Entry | None:
+        if value is None:
+            return None
+        data = orjson.loads(value)
+        return Entry(dict(data["config"]), str(data["state"]))
+
+
+Decide = Callable[[Entry | None], Entry | None]
+Apply = Callable[[str, Entry | None], None]
+
+
+class ConfigLog:
+    """The reader thread (applying every record through ``apply``) and the writer."""
+
+    def __init__(self, config: WorkerConfig, topic: str, apply: Apply) -> None:
+        if not config.group_id:
+            raise ValueError("distributed mode needs group.id")
+        self.topic = topic
+        self._apply = apply
+        self._common = {"bootstrap.servers": config.bootstrap_servers}
+        self._transactional_id = f"offramp-{config.group_id}-configs"
+        settings = {
+            **self._common,
+            **config.family("consumer."),
+            # Never joined: the reader assigns itself the partition and commits nothing.
+            "group.id": f"offramp-{config.group_id}-config-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+        self._consumer = Consumer(settings)
+        # The end offset is asked on a handle of its own: a call on the reader's handle
+        # waits behind its poll().
+        self._probe = Consumer(settings)
+        self._probe_lock = threading.Lock()
+        self._partition = TopicPartition(topic, 0)
+        self._entries: dict[str, Entry] = {}
+        self._applied = 0  # the next offset to apply
+        self._progress = threading.Condition()
+        self._write_lock = threading.Lock()
+        self._producer: Producer | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="config-log", daemon=True)
+
+    # ----- reading --------------------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Assign the partition from the beginning and apply it to its end."""
+        self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+        self._thread.start()
+        if not self.catch_up(timeout):
+            raise RuntimeError(f"could not read {self.topic} to its end in {timeout:.0f}s")
+
+    def entries(self) -> dict[str, Entry]:
+        with self._progress:
+            return dict(self._entries)
+
+    def catch_up(self, timeout: float = 30.0) -> bool:
+        """Wait until everything committed to the topic so far is applied here."""
+        with self._probe_lock:
+            _, end = self._probe.get_watermark_offsets(self._partition, timeout=10, cached=False)
+        return self._wait_applied(end, timeout)
+
+    def _wait_applied(self, offset: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while self._applied < offset:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._progress.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            message = self._consumer.poll(0.1)
+            if message is not None:
+                self._handle(message)
+            # The position passes the transaction markers, which are no messages.
+            (position,) = self._consumer.position([self._partition])
+            if position.offset >= 0:
+                with self._progress:
+                    if position.offset > self._applied:
+                        self._applied = position.offset
+                        self._progress.notify_all()
+        self._consumer.close()
+
+    def _handle(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("config topic %s: %s", self.topic, error)
+            return
+        key = message.key()
+        if key is None:
+            return
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        try:
+            entry = Entry.decode(message.value())
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            log.error(
+                "config topic %s offset %s: unreadable (%s)", self.topic, message.offset(), exc
+            )
+            entry = None
+        with self._progress:
+            if entry is None:
+                self._entries.pop(name, None)
+            else:
+                self._entries[name] = entry
+        try:
+            self._apply(name, entry)
+        except Exception:
+            log.exception("connector %s: applying the config topic's record failed", name)
+        with self._progress:
+            self._applied = max(self._applied, int(message.offset() or 0) + 1)
+            self._progress.notify_all()
+
+    # ----- writing --------------------------------------------------------------------
+
+    def write(self, name: str, decide: Decide, timeout: float = 30.0) -> Entry | None:
+        """Append ``decide(current)`` for ``name`` unless it equals the current value;
+        ``decide`` may raise (a conflict) and is asked again after losing a race."""
+        with self._write_lock:
+            for _ in range(_ATTEMPTS):
+                producer = self._ready_producer(timeout)
+                if not self.catch_up(timeout):
+                    raise RuntimeError(f"could not read {self.topic} to its end")
+                current = self.entries().get(name)
+                wanted = decide(current)
+                if wanted == current:
+                    return current
+                offset = self._commit(producer, name, wanted, timeout)
+                if offset is None:
+                    continue  # fenced by another worker's write: decide again
+                if not self._wait_applied(offset + 1, timeout):
+                    raise RuntimeError(f"the change to {name} was written but not read back")
+                return wanted
+        raise RuntimeError(f"could not write the change to {name}: too many concurrent writers")
+
+    def _ready_producer(self, timeout: float) -> Producer:
+        if self._producer is None:
+            producer = Producer({**self._common, "transactional.id": self._transactional_id})
+            producer.init_transactions(timeout)
+            self._producer = producer
+        return self._producer
+
+    def _commit(
+        self, producer: Producer, name: str, entry: Entry | None, timeout: float
+    ) -> int | None:
+        """The record's offset, or None if this writer was fenced (or must start over)."""
+        delivered: list[int] = []
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is None:
+                delivered.append(int(message.offset() or 0))
+
+        try:
+            producer.begin_transaction()
+            value = None if entry is None else entry.encode()
+            producer.produce(self.topic, key=name.encode(), value=value, on_delivery=on_delivery)
+            producer.commit_transaction(timeout)
+            producer.poll(0)
+        except KafkaException as exc:
+            error = exc.args[0]
+            log.info("config write for %s lost a race (%s); deciding again", name, error)
+            if isinstance(error, KafkaError) and error.txn_requires_abort():
+                try:
+                    producer.abort_transaction(timeout)
+                    return None
+                except KafkaException:
+                    pass
+            self._producer = None  # fenced or fatal: a new producer initialises again
+            return None
+        if not delivered:
+            raise RuntimeError(f"the change to {name} was committed without a delivery report")
+        return delivered[0]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        with self._probe_lock:
+            self._probe.close()
+        self._producer = None

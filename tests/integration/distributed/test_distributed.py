@@ -1,0 +1,101 @@
+"""Distributed mode: real worker processes of one cluster against the real broker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devstack.kafka import KafkaBroker
+from tests.conftest import produce, wait_for
+from tests.integration.distributed.cluster import cluster, file_sink, lines, numbers, until
+
+
+def _at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run the calls in threads released together."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_a_connector_created_on_one_worker_runs_on_every_worker(
+    kafka: KafkaBroker, make_topic: Callable[..., str], unique: str, tmp_path: Path
+) -> None:
+    """Create through worker A: B and C show its config and status within a second, its
+    tasks run on all three (status lists each worker's), every record is written once
+    the partitions are spread, and pause/delete through B take effect on A."""
+    topic = make_topic("spread", partitions=6)
+    out = tmp_path / "out.jsonl"
+    with cluster(tmp_path, kafka.bootstrap, unique, 3) as workers:
+        a, b, c = (httpx.Client(base_url=w.url, timeout=30.0) for w in workers)
+        body = {"name": "spread", "config": file_sink(topic, out)}
+        assert a.post("/connectors", json=body).status_code == 201
+        # Read-your-writes on A: the answer came after A applied the change.
+        assert a.get("/connectors/spread/config").json()["topics"] == topic
+        for other in (b, c):
+            until(lambda o=other: o.get("/connectors/spread").status_code == 200, timeout=1.0)
+        ids = {w.url.rsplit(":", 1)[1] for w in workers}
+
+        def status_workers(client: httpx.Client) -> set[str]:
+            tasks = client.get("/connectors/spread/status").json()["tasks"]
+            return {t["worker_id"].rsplit(":", 1)[1] for t in tasks if t["state"] == "RUNNING"}
+
+        for client in (a, b, c):
+            wait_for(lambda cl=client: status_workers(cl) == ids, timeout=30)
+        produce(kafka.bootstrap, topic, numbers(0, 300))
+        wait_for(lambda: sorted(lines(out)) == list(range(300)))
+
+        assert b.put("/connectors/spread/pause").status_code == 202
+        until(
+            lambda: a.get("/connectors/spread/status").json()["connector"]["state"] == "PAUSED", 1.0
+        )
+        assert b.delete("/connectors/spread").status_code == 204
+        until(lambda: a.get("/connectors/spread").status_code == 404, timeout=1.0)
+        for client in (a, b, c):
+            client.close()
+
+
+def test_concurrent_creates_and_patches_through_two_workers(
+    kafka: KafkaBroker, make_topic: Callable[..., str], unique: str, tmp_path: Path
+) -> None:
+    """Two POSTs of one name through two workers at once: one 201, one 409 (five
+    rounds); two PATCHes of different keys through two workers at once both survive."""
+    topic = make_topic("race")
+    with cluster(tmp_path, kafka.bootstrap, unique, 2) as workers:
+        a, b = (httpx.Client(base_url=w.url, timeout=30.0) for w in workers)
+        for round_ in range(5):
+            body = {"name": f"race-{round_}", "config": file_sink(topic, tmp_path / "race.jsonl")}
+            codes = sorted(
+                r.status_code
+                for r in _at_once(
+                    [
+                        lambda body=body: a.post("/connectors", json=body),
+                        lambda body=body: b.post("/connectors", json=body),
+                    ]
+                )
+            )
+            assert codes == [201, 409], codes
+        answers = _at_once(
+            [
+                lambda: a.patch("/connectors/race-0/config", json={"batch.max.records": "7"}),
+                lambda: b.patch("/connectors/race-0/config", json={"batch.max.age.ms": "70"}),
+            ]
+        )
+        assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+        for client in (a, b):
+            config = client.get("/connectors/race-0/config").json()
+            assert (config["batch.max.records"], config["batch.max.age.ms"]) == ("7", "70")
+            client.close()
