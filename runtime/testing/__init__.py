@@ -19,6 +19,7 @@
 """
 
 from offramp.scripted_kafka import CommitResult, ScriptedConsumer, ScriptedProducer
+from offramp.scripted_share import ScriptedShareConsumer
 from offramp.testing.dead_letters import DeadLetter, decode_headers, read_dead_letters
 from offramp.testing.kit import Record, RunResult, RunTimeout, drained, run_connector, write_all
 from offramp.testing.sinks import (
@@ -38,6 +39,7 @@ __all__ = [
     "RunResult",
     "RunTimeout",
     "ScriptedConsumer",
+    "ScriptedShareConsumer",
     "ScriptedProducer",
     "ScriptedSinkConnector",
     "decode_headers",
