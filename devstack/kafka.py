@@ -236,6 +236,9 @@ class KafkaBroker:
             "transaction.state.log.min.isr": "1",
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
+            # Lets a share group set a record lock as short as 1 s (default floor 15 s):
+            # tests ride out an outage longer than delivery limit x lock in seconds.
+            "group.share.min.record.lock.duration.ms": "1000",
             "group.initial.rebalance.delay.ms": "0",
             "group.consumer.heartbeat.interval.ms": "1000",
             "group.consumer.min.heartbeat.interval.ms": "500",
