@@ -102,7 +102,7 @@ def test_an_outage_longer_than_the_delivery_limit_times_the_lock_archives_nothin
 def test_topics_regex_is_refused_for_a_share_group() -> None:
     """A share consumer has no regex subscription: group.type=share with topics.regex
     is refused with a message saying so."""
-    with pytest.raises(ValueError, match="topics.regex is refused with group.type=share"):
+    with pytest.raises(ValueError, match=r"topics\.regex is refused with group\.type=share"):
         ConnectorSettings.model_validate(
             {"name": "n", "connector.class": "x", "group.type": "share", "topics.regex": "a.*"}
         )
