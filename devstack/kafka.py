@@ -264,6 +264,9 @@ class KafkaBroker:
             "transaction.state.log.min.isr": min_isr,
             "share.coordinator.state.topic.replication.factor": replicas,
             "share.coordinator.state.topic.min.isr": min_isr,
+            # Lets a share group set a record lock as short as 1 s (default floor 15 s):
+            # tests ride out an outage longer than delivery limit x lock in seconds.
+            "group.share.min.record.lock.duration.ms": "1000",
             "group.initial.rebalance.delay.ms": "0",
             "group.consumer.heartbeat.interval.ms": "1000",
             "group.consumer.min.heartbeat.interval.ms": "500",

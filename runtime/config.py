@@ -118,12 +118,26 @@ class ConnectorSettings(ConfigModel):
     task_restart_backoff_initial_ms: int = Field(1000, ge=0)
     task_restart_backoff_max_ms: int = Field(60000, ge=0)
     task_revocation_flush_timeout_ms: int = Field(10000, ge=0)
+    group_type: Literal["consumer", "share"] = Field(
+        "consumer", description="consumer: a consumer group; share: a share group (KIP-932)"
+    )
+    share_record_attempts: int = Field(
+        3,
+        ge=1,
+        description="Deliveries of a record failing on its own before it is dead-lettered "
+        "or rejected; keep below the broker's group.share.delivery.count.limit",
+    )
 
     @model_validator(mode="after")
     def _topics(self) -> ConnectorSettings:
         problems = _topic_problems(
             self.topics, self.topics_regex, self.errors_deadletterqueue_topic_name
         )
+        if self.group_type == "share" and self.topics_regex:
+            problems.append(
+                "topics.regex is refused with group.type=share: a share consumer has no "
+                "regex subscription; list the topics in topics"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -26,6 +26,8 @@ __all__ = [
     "ProducerFactory",
     "ProducerLike",
     "RebalanceCallback",
+    "ShareConsumerFactory",
+    "ShareConsumerLike",
 ]
 
 RebalanceCallback = Callable[[Any, list[KafkaTopicPartition]], None]
@@ -82,3 +84,22 @@ ConsumerFactory = Callable[[dict[str, Any]], ConsumerLike]
 
 ProducerFactory = Callable[[dict[str, Any]], ProducerLike]
 """Builds the dead-letter producer from its librdkafka settings."""
+
+
+class ShareConsumerLike(Protocol):
+    """What a share-group task needs from its consumer (``confluent_kafka.ShareConsumer``
+    in ``share.acknowledgement.mode=explicit``)."""
+
+    def subscribe(self, topics: list[str]) -> None: ...
+
+    def poll(self, timeout: float = ...) -> Sequence[Message]: ...
+
+    def acknowledge(self, message: Message, ack_type: Any = ...) -> None: ...
+
+    def commit_sync(self, timeout: float = ...) -> dict[Any, Any]: ...
+
+    def close(self) -> None: ...
+
+
+ShareConsumerFactory = Callable[[dict[str, Any]], ShareConsumerLike]
+"""Builds a share-group task's consumer from its librdkafka settings."""

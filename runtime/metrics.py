@@ -39,6 +39,12 @@ class TaskMetrics:
     breaker_trips: int = 0
     partitions_assigned: int = 0
     partitions_revoked: int = 0
+    # Share groups (group.type=share): acknowledgements by type, and records that came
+    # back for another delivery (their broker delivery count was above one).
+    share_accepted: int = 0
+    share_released: int = 0
+    share_rejected: int = 0
+    share_redeliveries: int = 0
     consumer_lag: dict[TopicPartition, int] = field(default_factory=dict)
     committed_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 

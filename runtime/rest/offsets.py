@@ -9,6 +9,9 @@ offramp extensions to Kafka Connect's shapes, for replaying from a point in time
   connector's topics.
 
 When a timestamp was used, the answer also lists the offsets it resolved to.
+
+A share-group connector (``group.type=share``) has no offsets: each record is
+acknowledged on its own. All three answer 400 for one, saying so.
 """
 
 from __future__ import annotations
@@ -109,9 +112,18 @@ def _invalid(exc: ConfigError) -> ApiError:
     )
 
 
+def _no_share_group(name: str, runtime: ConnectorRuntime) -> None:
+    if runtime.config.settings.group_type == "share":
+        raise ApiError(
+            400,
+            f"connector {name} consumes through a share group (group.type=share), which "
+            "has no offsets to read, alter or reset: each record is acknowledged on its own",
+        )
+
+
 @router.get("/connectors/{name}/offsets", responses={200: {"model": OffsetsBody}, **_ERRORS})
 def get_offsets(name: str, worker: WorkerDep) -> Response:
-    worker.get(name)
+    _no_share_group(name, worker.get(name))
     offsets = OffsetsAdmin(worker.admin()).read(group_id(name))
     return JSONBody({"offsets": _entries(offsets)})
 
@@ -132,6 +144,7 @@ def alter_offsets(
     if timestamp is None and not listed:
         raise ApiError(400, "no offsets given: list them in the body, or use ?timestamp=")
     since = parse_timestamp(timestamp) if timestamp is not None else None
+    _no_share_group(name, worker.get(name))
     admin = OffsetsAdmin(worker.admin())
 
     def change(runtime: ConnectorRuntime) -> list[PartitionOffset]:
@@ -161,6 +174,7 @@ def alter_offsets(
 
 @router.delete("/connectors/{name}/offsets", responses={200: {"model": MessageBody}, **_ERRORS})
 def reset_offsets(name: str, worker: ReadyWorkerDep) -> Response:
+    _no_share_group(name, worker.get(name))
     admin = OffsetsAdmin(worker.admin())
     worker.while_stopped(name, lambda _: admin.reset(group_id(name)))
     return JSONBody({"message": RESET})

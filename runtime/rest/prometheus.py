@@ -79,6 +79,14 @@ _TASK_COUNTERS = (
     ),
     ("partitions_assigned", "offramp_partitions_assigned_total", "partitions assigned"),
     ("partitions_revoked", "offramp_partitions_revoked_total", "partitions revoked"),
+    ("share_accepted", "offramp_share_ack_accept_total", "share-group records accepted"),
+    ("share_released", "offramp_share_ack_release_total", "share-group records released"),
+    ("share_rejected", "offramp_share_ack_reject_total", "share-group records rejected"),
+    (
+        "share_redeliveries",
+        "offramp_share_redeliveries_total",
+        "share-group records delivered more than once",
+    ),
 )
 
 _TASK_STATES = tuple(s.value for s in TaskState)

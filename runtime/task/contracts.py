@@ -7,12 +7,18 @@ commit — are typed against these, so they import no room above them.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from confluent_kafka import Message
 
 from offramp.config import ConnectorConfig, ConnectorSettings, WorkerConfig
-from offramp.consumer import ConsumerFactory, ConsumerLike, ProducerFactory
+from offramp.consumer import (
+    ConsumerFactory,
+    ConsumerLike,
+    ProducerFactory,
+    ShareConsumerFactory,
+)
 from offramp.deadletter import DeadLetterWriter
 from offramp.metrics import TaskMetrics
 from offramp.plugin import BatchWriter
@@ -36,6 +42,8 @@ class TaskControl(Protocol):
     retry: RetryPolicy
     consumer_factory: ConsumerFactory
     producer_factory: ProducerFactory | None
+    share_consumer_factory: ShareConsumerFactory
+    prepare_share_group: Callable[[dict[str, Any], str], int]  # sets it up; lock ms
 
     @property
     def name(self) -> str: ...

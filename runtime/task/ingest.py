@@ -73,7 +73,7 @@ class Ingest:
         reporter: FailureReporter,
         metrics: TaskMetrics,
         ledger: OffsetLedger,
-        consumer: ConsumerLike,
+        consumer: ConsumerLike | None,
         name: str,
     ) -> None:
         self._config = config
@@ -185,7 +185,7 @@ class Ingest:
         moves a partition's position as its messages are handed out, whether or not
         offsets are stored."""
         assigned = self._ledger.assigned
-        if not assigned:
+        if not assigned or self._consumer is None:  # None: a share task owns no partitions
             return
         asked = [KafkaTopicPartition(t, p) for t, p in assigned]
         positions = {

@@ -1,11 +1,12 @@
 """The supervisor: a task's thread, its status, and restarts with backoff.
 
-A run (``TaskRun``) either returns — asked to stop or restart — or raises, and the task
-is FAILED with the trace. A failed task restarts itself after
-``task.restart.backoff.initial.ms``, doubling up to ``task.restart.backoff.max.ms``,
-at most ``task.restart.max.attempts`` times in a row (a run that wrote something starts
-the count over); then it stays FAILED until an operator restarts or stops it. A stop or
-restart request is never a failure: the run commits what is durable and returns.
+A run (``TaskRun``, or ``ShareRun`` for ``group.type=share``) either returns — asked
+to stop or restart — or raises, and the task is FAILED with the trace. A failed task
+restarts itself after ``task.restart.backoff.initial.ms``, doubling up to
+``task.restart.backoff.max.ms``, at most ``task.restart.max.attempts`` times in a row
+(a run that wrote something starts the count over); then it stays FAILED until an
+operator restarts or stops it. A stop or restart request is never a failure: the run
+commits what is durable and returns.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, ShareConsumer
 
 from offramp.config import ConnectorConfig, WorkerConfig
-from offramp.consumer import ConsumerFactory, ProducerFactory
+from offramp.consumer import ConsumerFactory, ProducerFactory, ShareConsumerFactory
 from offramp.metrics import TaskMetrics
 from offramp.retry import RetryPolicy
+from offramp.task import share_group
 from offramp.task.breaker import BreakerTripped
 from offramp.task.fencing import MemberFenced, fenced_error
 from offramp.task.run import TaskRun
 from offramp.task.settings import instance_id
+from offramp.task.share_run import ShareRun
 from offramp.task.status import TaskState, TaskStatus
 
 __all__ = ["TaskRunner", "TaskState", "TaskStatus"]
@@ -45,6 +48,8 @@ class TaskRunner:
         on_state: Callable[[TaskRunner], None] | None = None,
         consumer_factory: ConsumerFactory | None = None,
         producer_factory: ProducerFactory | None = None,
+        share_consumer_factory: ShareConsumerFactory | None = None,
+        prepare_share_group: Callable[[dict[str, Any], str], int] | None = None,
     ) -> None:
         self.config = config
         self.settings = config.settings
@@ -53,6 +58,10 @@ class TaskRunner:
         self.metrics = TaskMetrics()
         self.consumer_factory = consumer_factory or cast(ConsumerFactory, Consumer)
         self.producer_factory = producer_factory
+        self.share_consumer_factory = share_consumer_factory or cast(
+            ShareConsumerFactory, ShareConsumer
+        )
+        self.prepare_share_group = prepare_share_group or share_group.prepare_share_group
         self.retry = RetryPolicy(
             self.settings.errors_retry_timeout, self.settings.errors_retry_delay_max_ms
         )
@@ -136,9 +145,9 @@ class TaskRunner:
         while not self._stop.is_set():
             self._restart.clear()
             self.set_status(self._running_state())
-            run: TaskRun | None = None
+            run: TaskRun | ShareRun | None = None
             try:
-                run = TaskRun(self)
+                run = ShareRun(self) if self.settings.group_type == "share" else TaskRun(self)
                 run.execute()
             except BreakerTripped as exc:
                 # Not a failure: the task pauses itself, as an operator would, and a

@@ -19,6 +19,7 @@
 """
 
 from offramp.scripted_kafka import CommitResult, ScriptedConsumer, ScriptedProducer
+from offramp.scripted_share import ScriptedShareConsumer
 from offramp.testing.dead_letters import DeadLetter, decode_headers, read_dead_letters
 from offramp.testing.kit import Record, RunResult, RunTimeout, drained, run_connector, write_all
 from offramp.testing.sinks import (
@@ -39,6 +40,7 @@ __all__ = [
     "RunTimeout",
     "ScriptedConsumer",
     "ScriptedProducer",
+    "ScriptedShareConsumer",
     "ScriptedSinkConnector",
     "decode_headers",
     "drained",

@@ -36,6 +36,7 @@ from offramp.plugin import BatchWriter, RecordFailure, SinkConnector, TaskContex
 from offramp.records import SinkRecord, TopicPartition
 from offramp.registry import PluginRegistry
 from offramp.scripted_kafka import ScriptedConsumer, ScriptedProducer
+from offramp.scripted_share import ScriptedShareConsumer
 from offramp.task import TaskRunner, TaskState, TaskStatus
 from offramp.testing.dead_letters import DeadLetter, decode_headers
 from offramp.testing.sinks import RecordingSinkConnector, ScriptedSinkConnector, recording
@@ -253,6 +254,7 @@ def run_connector(
     registry: PluginRegistry | None = None,
     consumer: ScriptedConsumer | None = None,
     producer: ScriptedProducer | None = None,
+    share: ScriptedShareConsumer | None = None,
 ) -> RunResult:
     """Run task 0 of connector ``name`` over ``records`` until ``until(result)`` holds.
 
@@ -267,7 +269,9 @@ def run_connector(
     The run stops when ``until`` holds (default ``drained``: every offset committed),
     when the task fails (unless ``stop_on_failure`` is false: then it restarts as
     configured), or raises ``RunTimeout`` after ``timeout`` seconds. Pass a ``consumer``
-    or ``producer`` to script rebalances, commit failures or refused dead letters.
+    or ``producer`` to script rebalances, commit failures or refused dead letters; a
+    ``share`` group (``ScriptedShareConsumer``, holding its own records) for a
+    ``group.type=share`` connector.
     """
     started = time.monotonic()
     worker_config = load_worker_config(
@@ -324,6 +328,8 @@ def run_connector(
             on_state=on_state,
             consumer_factory=consumer.factory,
             producer_factory=producer.factory,
+            share_consumer_factory=share.factory if share is not None else None,
+            prepare_share_group=share.prepare if share is not None else None,
         )
         task.start()
         deadline = started + timeout
