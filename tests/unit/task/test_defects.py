@@ -412,7 +412,7 @@ def test_partition_revoked_while_paused_is_fetched_again_when_reassigned(
     )
     s.consumer.before_consume = hook
     start(s)
-    wait_until(lambda: step[0] == 2 and s.writer.has_written(fresh), timeout=3.0)
+    wait_until(lambda: step[0] == 2 and s.writer.has_written(fresh), timeout=15.0)
     assert step[0] == 2, f"scenario did not run: step {step[0]}, states {s.states()}"
     assert s.writer.has_written(fresh), (
         f"X was assigned again after being revoked while paused, but its new records "
@@ -607,7 +607,7 @@ def test_stop_or_restart_during_retries_commits_what_is_durable(
         flush_interval_ms=60000,  # nothing is committed until the task stops
     )
     start(s)
-    assert wait_until(lambda: s.writer.retriable_errors() >= 2, timeout=3.0), (
+    assert wait_until(lambda: s.writer.retriable_errors() >= 2, timeout=15.0), (
         f"scenario did not run: writes {s.writer.batches}, states {s.states()}"
     )
     if control == "stop":
@@ -742,7 +742,7 @@ def test_status_message_clears_after_a_pipelined_retry_succeeds(
     assert any("lock timeout" in (seen.message or "") for seen in s.seen), (
         f"no status gave the reason while retrying: {s.seen}"
     )
-    wait_until(lambda: s.task.status.message is None, timeout=2.0)
+    wait_until(lambda: s.task.status.message is None, timeout=15.0)
     assert s.task.status.message is None, f"stale status message: {s.task.status.message!r}"
 
 
