@@ -27,6 +27,11 @@ class Pacer:
         if at > now:
             time.sleep(at - now)
 
+    def delay(self) -> float:
+        """Seconds until the next post may go."""
+        with self._lock:
+            return max(0.0, self._next - time.monotonic())
+
     def hold(self, seconds: float) -> None:
         """Slack said wait (a 429's Retry-After): nobody posts before then."""
         with self._lock:

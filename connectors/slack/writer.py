@@ -2,11 +2,15 @@
 
 Records go one at a time, in order, each after the pacer allows; what was posted is
 remembered across retries of a batch (a 429 mid-batch doesn't repost the messages
-before it).
+before it). At one message a second a batch of hundreds would keep ``write`` busy for
+minutes while the consumer is not polled, so a write spends at most
+``write_budget_s`` posting, then raises ``ThrottledError``: the runtime keeps polling
+with the partitions paused and calls ``write`` again, which goes on where it stopped.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +24,7 @@ from offramp import (
     RetriableError,
     SinkRecord,
     TaskContext,
+    ThrottledError,
     TopicPartition,
     parse_retry_after,
 )
@@ -56,6 +61,8 @@ def _render(node: Any, record: SinkRecord) -> Any:
 class SlackWriter(BatchWriter):
     """Posts ``{"text": …, "blocks": …}`` per record to ``slack.webhook.url``."""
 
+    write_budget_s = 10.0  # seconds of posting per write before handing back to the task
+
     def __init__(
         self,
         config: SlackSinkConfig,
@@ -88,9 +95,16 @@ class SlackWriter(BatchWriter):
         return orjson.dumps(message)
 
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
-        for record in records:
+        started = time.monotonic()
+        for n, record in enumerate(records):
             if record in self.progress:
                 continue
+            if time.monotonic() - started >= self.write_budget_s:
+                raise ThrottledError(
+                    f"posting at Slack's pace ({self.config.slack_messages_per_second:g}/s): "
+                    f"{len(records) - n} messages of this batch still to post",
+                    retry_after=self.pacer.delay(),
+                )
             try:
                 body = self.payload(record)
             except MissingField as exc:

@@ -10,6 +10,11 @@ from typing import Any
 
 from devstack.kafka import KafkaBroker
 from devstack.webhooks import SlackWebhookStub
+from offramp import BatchWriter, TaskContext
+from offramp.connectors.slack import SlackSinkConnector
+from offramp.connectors.slack.config import SlackSinkConfig
+from offramp.connectors.slack.writer import SlackWriter
+from offramp.testing import run_connector
 from offramp.worker import Worker
 from tests.conftest import produce, wait_for
 from tests.integration.http.test_http_sink import StandIns
@@ -108,3 +113,37 @@ def test_a_429_is_waited_out_and_a_disabled_webhook_stops_the_task(
     trace = task.status.trace or ""
     assert "404 no_service" in trace and "fix slack.webhook.url" in trace
     assert stub.webhook_url not in trace
+
+
+class _ShortBudgetWriter(SlackWriter):
+    write_budget_s = 0.3
+
+
+class _ShortBudgetSlack(SlackSinkConnector):
+    def create_writer(self, config: SlackSinkConfig, context: TaskContext) -> BatchWriter:
+        return _ShortBudgetWriter(config, context, "test")
+
+
+def test_a_long_batch_hands_back_to_the_task_and_goes_on_where_it_stopped(
+    stand_ins: StandIns,
+) -> None:
+    """At 10 msg/s with a 0.3 s budget per write, 12 messages take several writes (the
+    task status says it is pacing); each message is posted once, in order."""
+    stub = stand_ins[1](per_second=10.0, burst=2)
+    result = run_connector(
+        {
+            "connector.class": "slack",
+            "topics": "calls",
+            "value.converter": "json",
+            "value.converter.schemas.enable": "false",
+            "batch.max.records": "100",
+            "slack.webhook.url": stub.webhook_url,
+            "slack.text": "call {n}",
+            "slack.messages.per.second": "10",
+        },
+        [{"n": n} for n in range(12)],
+        connector=_ShortBudgetSlack,
+        timeout=30,
+    )
+    assert stub.texts() == [f"call {n}" for n in range(12)] and stub.limited == 0
+    assert any("posting at Slack's pace" in (s.message or "") for s in result.statuses)
