@@ -80,7 +80,7 @@ class ConnectorSettings(ConfigModel):
     """The keys every sink connector has, with Kafka Connect's names and defaults."""
 
     name: str = Field(min_length=1, description="Unique connector name")
-    connector_class: str = Field(description="Plug-in alias or module:Class")
+    connector_class: str = Field(min_length=1, description="Plug-in alias or module:Class")
     tasks_max: int = Field(1, ge=1, description="Tasks (consumers) to run")
     topics: CommaList = Field(default_factory=list, description="Topics to consume")
     topics_regex: str | None = Field(None, description="Regex of topics to consume")
@@ -592,12 +592,15 @@ def validate_connector(
     except ValidationError as exc:
         errors.extend(pydantic_errors(exc, "topics"))
         if not any(key == "topics" for key, _ in errors):
-            topics = common.get("topics") or []
+            # Only values of the right type are checked together here: a wrong type was
+            # reported by the model already, naming its key.
+            topics, regex = common.get("topics") or [], common.get("topics.regex")
+            listed = topics if isinstance(topics, list) else [topics]
             errors.extend(
                 ("topics", problem)
                 for problem in _topic_problems(
-                    split_commas(topics),
-                    common.get("topics.regex"),
+                    split_commas(topics if isinstance(topics, str) else map(str, listed)),
+                    regex if isinstance(regex, str) else None,
                     str(common.get("errors.deadletterqueue.topic.name") or ""),
                 )
             )

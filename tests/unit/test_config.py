@@ -66,6 +66,21 @@ def test_unknown_plugin_gets_a_did_you_mean() -> None:
     assert "did you mean 'recording'" in errors["connector.class"]
 
 
+def test_an_empty_connector_class_is_refused_by_its_own_name() -> None:
+    """connector.class "" is an error about connector.class (found by the config fuzz:
+    it used to be accepted and every other key blamed as unknown)."""
+    errors = _errors({"connector.class": "", "topics": "a", "file": "x"})
+    assert "connector.class" in errors
+
+
+@pytest.mark.parametrize("value", [[""], ["a", "b"], {"x": "y"}])
+def test_a_topics_regex_of_the_wrong_type_is_an_error_not_a_traceback(value: object) -> None:
+    """A JSON list or map as topics.regex is refused naming topics.regex (found by
+    the config fuzz: a list reached re.compile and raised TypeError)."""
+    errors = _errors({"connector.class": "recording", "topics.regex": value})
+    assert "topics.regex" in errors
+
+
 def test_dead_letter_topic_must_not_be_consumed() -> None:
     """The DLQ can't be one of the connector's own topics."""
     errors = _errors(
