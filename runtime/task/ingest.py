@@ -35,6 +35,16 @@ _message_error = Message.error
 _message_key = Message.key
 _message_value = Message.value
 _message_headers = Message.headers
+_message_topic = Message.topic
+_message_partition = Message.partition
+
+# Up to this many partitions assigned, every chunk asks the position of each (one C call,
+# covering partitions whose position moved past transaction markers without a message).
+# Past it, a chunk asks only for the partitions it holds, and every partition is swept
+# once per SWEEP_SECONDS: with one topic per tenant, 2000 positions after every chunk
+# were most of the loop's time.
+FULL_POSITIONS_UP_TO = 64
+SWEEP_SECONDS = 1.0
 
 
 @dataclass
@@ -83,6 +93,7 @@ class Ingest:
         self._ledger = ledger
         self._consumer = consumer
         self._name = name
+        self._next_sweep = 0.0
 
     def add(self, messages: list[Message], batch: Batch) -> None:
         """Convert and transform ``messages`` into ``batch``; track its positions."""
@@ -180,14 +191,21 @@ class Ingest:
 
     def _track(self, messages: Sequence[Message], batch: Batch) -> None:
         """The consumer's positions after this chunk belong to ``batch``. Positions (one
-        C call for every partition) rather than the messages' offsets: no per-message
-        work, and transaction markers and compacted gaps are covered too. librdkafka
-        moves a partition's position as its messages are handed out, whether or not
-        offsets are stored."""
-        assigned = self._ledger.assigned
-        if not assigned or self._consumer is None:  # None: a share task owns no partitions
+        C call; FULL_POSITIONS_UP_TO says for which partitions) rather than the
+        messages' offsets: no per-message work, and transaction markers and compacted
+        gaps are covered too. librdkafka moves a partition's position as its messages
+        are handed out, whether or not offsets are stored."""
+        count = self._ledger.assigned_count
+        if not count or self._consumer is None:  # None: a share task owns no partitions
             return
-        asked = [KafkaTopicPartition(t, p) for t, p in assigned]
+        now = time.monotonic()
+        if count <= FULL_POSITIONS_UP_TO or now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            asked = [KafkaTopicPartition(t, p) for t, p in self._ledger.assigned]
+        else:
+            topics = map(_message_topic, messages)
+            held = set(zip(topics, map(_message_partition, messages), strict=True))
+            asked = [KafkaTopicPartition(t or "", p or 0) for t, p in held]
         positions = {
             TopicPartition(tp.topic, tp.partition): tp.offset
             for tp in self._consumer.position(asked)

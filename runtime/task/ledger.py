@@ -66,6 +66,11 @@ class OffsetLedger:
 
     def __init__(self) -> None:
         self._books: dict[TopicPartition, _Book] = {}
+        # Which partitions each batch read, and which wait for dead letters: a batch's
+        # result touches those books only, not every partition assigned (thousands,
+        # with one topic per tenant).
+        self._read_by: dict[int, set[TopicPartition]] = {}
+        self._awaiting: set[TopicPartition] = set()
         self._opened = 0
         self.generation = 0
         """Moves on every assign and forget: equal generations mean the same books."""
@@ -94,10 +99,15 @@ class OffsetLedger:
         self.generation += 1
         for tp in partitions:
             self._books.pop(tp, None)
+            self._awaiting.discard(tp)
 
     @property
     def assigned(self) -> frozenset[TopicPartition]:
         return frozenset(self._books)
+
+    @property
+    def assigned_count(self) -> int:
+        return len(self._books)
 
     def is_assigned(self, tp: TopicPartition) -> bool:
         return tp in self._books
@@ -118,6 +128,7 @@ class OffsetLedger:
                 last.end = end
             else:
                 book.ranges.append(_Range(batch, end))
+                self._read_by.setdefault(batch, set()).add(tp)
 
     def books(self) -> dict[TopicPartition, int]:
         """The id of each partition's current assignment. Records read under one
@@ -128,27 +139,28 @@ class OffsetLedger:
         """``batch`` is written; with ``dead_letters``, some of its records went to the
         dead-letter topic and count only once those are acknowledged."""
         state = _State.AWAITING_DEAD_LETTERS if dead_letters else _State.HANDLED
-        for book in self._books.values():
-            r = book.range_of(batch)
-            if r is not None and r.state is _State.OUTSTANDING:
+        for tp in self._read_by.pop(batch, ()):
+            book = self._books.get(tp)
+            r = None if book is None else book.range_of(batch)
+            if book is not None and r is not None and r.state is _State.OUTSTANDING:
                 r.state = state
+                if dead_letters:
+                    self._awaiting.add(tp)
                 book.settle_prefix()
 
     @property
     def awaiting_dead_letters(self) -> bool:
-        return any(
-            r.state is _State.AWAITING_DEAD_LETTERS
-            for book in self._books.values()
-            for r in book.ranges
-        )
+        return bool(self._awaiting)
 
     def dead_letters_acknowledged(self) -> None:
         """Every dead letter produced so far is acknowledged (the producer flushed)."""
-        for book in self._books.values():
+        for tp in self._awaiting:
+            book = self._books[tp]
             for r in book.ranges:
                 if r.state is _State.AWAITING_DEAD_LETTERS:
                     r.state = _State.HANDLED
             book.settle_prefix()
+        self._awaiting.clear()
 
     # ----- committing -------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from offramp.config import ConnectorConfig, WorkerConfig
 
-__all__ = ["consumer_config", "instance_id", "is_incremental"]
+__all__ = ["REGEX_METADATA_REFRESH_MS", "consumer_config", "instance_id", "is_incremental"]
+
+REGEX_METADATA_REFRESH_MS = 5000  # a new topic matches within this (plus a rebalance)
 
 # Kafka checks a group.instance.id as it checks a topic name: these characters, 249 long.
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
@@ -52,6 +54,12 @@ def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int)
     }
     if worker.group_protocol == "classic":
         conf["partition.assignment.strategy"] = "cooperative-sticky"
+    if worker.group_protocol == "classic" and config.settings.topics_regex:
+        # Under classic the client matches the regex against its own metadata,
+        # refreshed every 5 min by default: a new tenant topic waited that long.
+        # Under KIP-848 the broker resolves the regex and tells the member. A user's
+        # consumer.* or consumer.override.* value, applied below, wins.
+        conf["topic.metadata.refresh.interval.ms"] = REGEX_METADATA_REFRESH_MS
     if worker.group_protocol == "classic" and worker.stable_identity:
         # Static membership: a task that comes back under the same id (a restart, a
         # kill -9 and systemd starting it again) takes its partitions back at once

@@ -1,0 +1,73 @@
+"""A chunk's bookkeeping touches the partitions it holds, not every partition assigned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Message
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+from offramp.config import load_worker_config, validate_connector
+from offramp.metrics import TaskMetrics
+from offramp.records import TopicPartition
+from offramp.registry import PluginRegistry
+from offramp.task.failures import FailureReporter
+from offramp.task.ingest import Batch, Ingest
+from offramp.task.ledger import OffsetLedger
+from offramp.testing import RecordingSinkConnector
+
+TENANTS = 2000
+BYTES = {
+    "key.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+    "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+}
+
+
+class _Positions:
+    """Answers position() as a consumer that has handed out offsets up to ``ends``,
+    and keeps how many partitions each call asked about."""
+
+    def __init__(self) -> None:
+        self.ends: dict[tuple[str, int], int] = {}
+        self.asked: list[int] = []
+
+    def position(self, partitions: list[KafkaTopicPartition]) -> list[KafkaTopicPartition]:
+        self.asked.append(len(partitions))
+        return [
+            KafkaTopicPartition(p.topic, p.partition, self.ends.get((p.topic, p.partition), -1001))
+            for p in partitions
+        ]
+
+
+def _ingest(ledger: OffsetLedger, consumer: Any) -> Ingest:
+    registry = PluginRegistry()
+    registry.register("recording", RecordingSinkConnector)
+    worker = load_worker_config({}, environ={})
+    config = validate_connector(
+        "c", {"connector.class": "recording", "topics.regex": "t[0-9]+", **BYTES}, worker, registry
+    )
+    metrics = TaskMetrics()
+    reporter = FailureReporter("c", 0, config.settings, None, metrics)
+    return Ingest(config, False, reporter, metrics, ledger, consumer, "c")
+
+
+def test_a_chunk_asks_positions_of_its_own_partitions_only() -> None:
+    """With 2000 single-partition topics assigned, a chunk from two of them asks two
+    positions (after the first chunk's sweep of all), and writing the batch commits
+    exactly those two partitions' ends."""
+    ledger = OffsetLedger()
+    tps = [TopicPartition(f"t{i}", 0) for i in range(TENANTS)]
+    ledger.assign(tps, {})
+    consumer = _Positions()
+    ingest = _ingest(ledger, consumer)
+    first, second = Batch(1), Batch(2)
+    ingest.add([Message(topic="t0", partition=0, offset=0, value=b"a")], first)
+    consumer.ends = {("t7", 0): 3, ("t9", 0): 1}
+    chunk = [Message(topic="t7", partition=0, offset=o, value=b"b") for o in range(3)] + [
+        Message(topic="t9", partition=0, offset=0, value=b"c")
+    ]
+    ingest.add(chunk, second)
+    assert consumer.asked == [TENANTS, 2]
+    ledger.written(second.id, dead_letters=False)
+    assert ledger.committable() == {TopicPartition("t7", 0): 3, TopicPartition("t9", 0): 1}
+    assert len(second.records) == 4
