@@ -14,6 +14,7 @@ from offramp.registry import PluginRegistry
 from offramp.task.failures import FailureReporter
 from offramp.task.ingest import Batch, Ingest
 from offramp.task.ledger import OffsetLedger
+from offramp.task.settings import REGEX_METADATA_REFRESH_MS, consumer_config
 from offramp.testing import RecordingSinkConnector
 
 TENANTS = 2000
@@ -71,3 +72,25 @@ def test_a_chunk_asks_positions_of_its_own_partitions_only() -> None:
     ledger.written(second.id, dead_letters=False)
     assert ledger.committable() == {TopicPartition("t7", 0): 3, TopicPartition("t9", 0): 1}
     assert len(second.records) == 4
+
+
+def _refresh(protocol: str, extra: dict[str, str], worker_extra: dict[str, str]) -> object:
+    registry = PluginRegistry()
+    registry.register("recording", RecordingSinkConnector)
+    worker = load_worker_config({"group.protocol": protocol, **worker_extra}, environ={})
+    config = validate_connector("c", {"connector.class": "recording", **extra}, worker, registry)
+    return consumer_config(config, worker, 0).get("topic.metadata.refresh.interval.ms")
+
+
+def test_a_classic_regex_connector_refreshes_metadata_sooner_unless_told() -> None:
+    """Under classic a topics.regex connector refreshes metadata every 5 s (a new tenant
+    topic is seen in seconds); a topics list or the consumer protocol leaves the client's
+    default; a worker consumer.* or connector consumer.override.* value wins."""
+    regex = {"topics.regex": "tenant\\..*"}
+    assert _refresh("classic", regex, {}) == REGEX_METADATA_REFRESH_MS
+    assert _refresh("classic", {"topics": "a"}, {}) is None
+    assert _refresh("consumer", regex, {}) is None
+    override = {**regex, "consumer.override.topic.metadata.refresh.interval.ms": "1000"}
+    assert _refresh("classic", override, {}) == "1000"
+    worker_wide = {"consumer.topic.metadata.refresh.interval.ms": "2000"}
+    assert _refresh("classic", regex, worker_wide) == "2000"
