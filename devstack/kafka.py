@@ -27,6 +27,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from devstack.certs import TlsFiles, make_certs
 from devstack.scratch import die_with_parent
 
 KAFKA_VERSION = "4.3.1"
@@ -139,9 +140,20 @@ def _java() -> str:
     return java
 
 
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
 @dataclass
 class KafkaBroker:
-    """One broker process. ``bootstrap`` is ``127.0.0.1:<port>`` once started."""
+    """One broker process. ``bootstrap`` is ``127.0.0.1:<port>`` once started.
+
+    With ``users`` (``{name: password}``) it also serves ``sasl_ssl_bootstrap``, a
+    SASL_SSL listener taking SCRAM-SHA-512 (the users are created with the broker's own
+    ``kafka-storage format --add-scram``) and PLAIN, and ``ssl_bootstrap``, an SSL
+    listener that requires a client certificate (mutual TLS); ``tls`` names the
+    certificates, made afresh for this broker. The plaintext listener stays, for the
+    broker's own replication and for test set-up.
+    """
 
     port: int = 0
     data_dir: Path | None = None
@@ -156,6 +168,10 @@ class KafkaBroker:
     voters: str = ""
     cluster_id: str = ""
     replication: int = 1
+    users: dict[str, str] = field(default_factory=dict)
+    sasl_ssl_port: int = 0
+    ssl_port: int = 0
+    tls: TlsFiles | None = field(default=None, init=False)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     startup_seconds: float = field(default=0.0, init=False)
     _owns_dir: bool = field(default=False, init=False)
@@ -163,6 +179,14 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ssl_port}"
 
     def start(self, timeout: float = 90.0) -> KafkaBroker:
         began = time.monotonic()
@@ -186,6 +210,11 @@ class KafkaBroker:
             self.data_dir = Path(tempfile.mkdtemp(prefix="offramp-kafka-"))
             self._owns_dir = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.users:
+            self.sasl_ssl_port = self.sasl_ssl_port or free_port()
+            self.ssl_port = self.ssl_port or free_port()
+            # Kept across restarts: clients made before one still trust the same CA.
+            self.tls = self.tls or make_certs(self.data_dir / "tls")
         props = self.data_dir / "server.properties"
         props.write_text(self._properties(controller_port))
         (self.data_dir / "log4j2.properties").write_text(
@@ -205,6 +234,14 @@ class KafkaBroker:
                     str(props),
                     "--feature",
                     "share.version=1",
+                    *(
+                        arg
+                        for name, password in self.users.items()
+                        for arg in (
+                            "--add-scram",
+                            f"{SCRAM_MECHANISM}=[name={name},password={password}]",
+                        )
+                    ),
                 ],
                 capture_output=True,
                 text=True,
@@ -276,7 +313,39 @@ class KafkaBroker:
             "log.flush.interval.messages": "1000000",
             "log.segment.bytes": str(256 * 1024 * 1024),
         }
+        if self.users:
+            settings.update(self._secure_properties(controller_port))
         return "".join(f"{k}={v}\n" for k, v in settings.items())
+
+    def _secure_properties(self, controller_port: int) -> dict[str, str]:
+        """The SASL_SSL and SSL listeners, their certificates and the PLAIN users."""
+        assert self.tls is not None
+        plain_users = " ".join(f'user_{n}="{p}"' for n, p in self.users.items())
+        listeners = (
+            f"PLAINTEXT://127.0.0.1:{self.port},SASL_SSL://127.0.0.1:{self.sasl_ssl_port},"
+            f"SSL://127.0.0.1:{self.ssl_port}"
+        )
+        return {
+            "listeners": f"{listeners},CONTROLLER://127.0.0.1:{controller_port}",
+            "advertised.listeners": listeners,
+            "listener.security.protocol.map": (
+                "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT"
+            ),
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(self.tls.broker_keystore),
+            "ssl.keystore.password": self.tls.password,
+            "ssl.key.password": self.tls.password,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(self.tls.ca),
+            "listener.name.ssl.ssl.client.auth": "required",
+            "sasl.enabled.mechanisms": f"{SCRAM_MECHANISM},PLAIN",
+            f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+            ),
+        }
 
     def _wait_ready(self, timeout: float) -> None:
         from confluent_kafka.admin import AdminClient

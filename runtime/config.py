@@ -5,8 +5,10 @@ a worker file's Kafka Connect keys are mapped as ``offramp.worker_files`` says.
 
 A connector config is one flat ``{str: value}`` map. Keys the runtime owns (``topics``,
 ``errors.*``, ``batch.*``…) are checked by ``ConnectorSettings``; the families
-``transforms.*``, ``predicates.*``, ``consumer.override.*``, ``key.converter.*`` and
-``value.converter.*`` are passed on; every other key belongs to the plug-in's own
+``transforms.*``, ``predicates.*``, ``key.converter.*`` and ``value.converter.*`` are
+passed on, as are ``consumer.override.*``, ``producer.override.*`` and
+``admin.override.*`` once the worker's override policy allows them (their security keys
+in librdkafka's names, ``offramp.kafka_security``); every other key belongs to the plug-in's own
 model, which refuses keys it doesn't know (those of the Kafka Connect connector it
 stands in for with a reason each: ``offramp.connect_names.refusals``). Validation
 collects every error, with its key, before anything starts.
@@ -31,6 +33,7 @@ from offramp.commas import split_commas
 from offramp.connect_names import refusals
 from offramp.converters import Converter, create_converter
 from offramp.errors import ConfigError
+from offramp.kafka_security import is_security_key, librdkafka_keys
 from offramp.plugin import CommaList, ConfigModel
 from offramp.properties import read_properties
 from offramp.providers import ConfigProviders
@@ -56,10 +59,18 @@ _FAMILIES = (
     "transforms.",
     "predicates.",
     "consumer.override.",
+    "producer.override.",
+    "admin.override.",
     "key.converter.",
     "value.converter.",
     "header.converter.",
 )
+_OVERRIDES = ("consumer.override.", "producer.override.", "admin.override.")
+
+OverridePolicy = Literal["None", "Principal", "All"]
+PRINCIPAL_OVERRIDES = ("sasl.jaas.config", "sasl.mechanism", "security.protocol")
+"""What ``connector.client.config.override.policy=Principal`` lets a connector override
+(Kafka's PrincipalConnectorClientConfigOverridePolicy)."""
 
 
 def pydantic_errors(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
@@ -268,6 +279,9 @@ class WorkerConfig(ConfigModel):
         pattern=r"^[A-Za-z0-9._:\-]+$",
         description="This process's identity, stable across its restarts (static membership)",
     )
+    connector_client_config_override_policy: OverridePolicy = Field(
+        "All", description="What consumer/producer/admin.override.* a connector may set"
+    )
     families: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
     rest_port_picked: bool = Field(False, exclude=True)
 
@@ -316,6 +330,15 @@ class WorkerConfig(ConfigModel):
         """Keys under ``consumer.``, ``producer.``, ``admin.``, ``*.converter.``."""
         return dict(self.families.get(prefix, {}))
 
+    def client_config(self, kind: Literal["consumer", "producer", "admin"]) -> dict[str, Any]:
+        """A Kafka client's settings: ``bootstrap.servers``, the top-level
+        ``security.protocol``/``sasl.*``/``ssl.*`` (every client's), then ``<kind>.*``."""
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            **self.family(_SECURITY),
+            **self.family(f"{kind}."),
+        }
+
 
 _WORKER_FAMILIES = (
     "consumer.",
@@ -325,6 +348,8 @@ _WORKER_FAMILIES = (
     "value.converter.",
     "config.providers.",
 )
+_CLIENT_FAMILIES = ("consumer.", "producer.", "admin.")
+_SECURITY = "security"  # the families entry holding the top-level client security keys
 _WORKER_KEYS = {f.alias or n for n, f in WorkerConfig.model_fields.items()} - {
     "families",
     "rest.port.picked",
@@ -426,6 +451,7 @@ def load_worker_config(
         raw = providers.resolve({k: v for k, v in raw.items() if k not in declarations})
         raw.update(declarations)
         plain, families = _split_families(raw, _WORKER_FAMILIES)
+        families.update(_client_security(plain, families))
         plain.update(_rest_credentials(plain, providers))
         try:
             config = WorkerConfig.model_validate({**plain, "families": families})
@@ -435,6 +461,27 @@ def load_worker_config(
         return config
     except ConfigError as exc:
         raise ConfigError(_name_variables(exc.errors, from_env)) from None
+
+
+def _client_security(
+    plain: dict[str, Any], families: Mapping[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The top-level security keys (taken out of ``plain``) and the client families, in
+    librdkafka's key names; every error at once, keyed as the file names it."""
+    errors: list[tuple[str, str]] = []
+    out: dict[str, dict[str, Any]] = {}
+    security = {k: plain.pop(k) for k in [k for k in plain if is_security_key(k)]}
+    for name, conf, prefix in (
+        (_SECURITY, security, ""),
+        *((p, families[p], p) for p in _CLIENT_FAMILIES),
+    ):
+        try:
+            out[name] = librdkafka_keys(conf, prefix)
+        except ConfigError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ConfigError(errors)
+    return out
 
 
 def _name_variables(
@@ -552,6 +599,8 @@ class ConnectorConfig:
     plugin: PluginInfo
     plugin_config: ConfigModel
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
+    producer_overrides: dict[str, Any] = field(default_factory=dict)
+    admin_overrides: dict[str, Any] = field(default_factory=dict)
     key_converter: Converter | None = None
     value_converter: Converter | None = None
     transforms: TransformChain | None = None
@@ -562,6 +611,19 @@ def _as_str(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def _policy_refusals(
+    prefix: str, overrides: Mapping[str, Any], policy: OverridePolicy
+) -> list[tuple[str, str]]:
+    """The overrides ``connector.client.config.override.policy`` forbids, each named."""
+    if policy == "All":
+        return []
+    allowed = PRINCIPAL_OVERRIDES if policy == "Principal" else ()
+    reason = f"the worker's connector.client.config.override.policy is {policy}, which " + (
+        f"allows only {', '.join(allowed)}" if allowed else "allows no client overrides"
+    )
+    return [(f"{prefix}{key}", reason) for key in sorted(overrides) if key not in allowed]
 
 
 def validate_connector(
@@ -644,6 +706,17 @@ def validate_connector(
         except Exception as exc:  # a third-party converter's own bug: still an answer
             errors.append((f"{part}.converter", f"{cname} failed to start: {exc!r}"))
 
+    overrides: dict[str, dict[str, Any]] = {}
+    for prefix in _OVERRIDES:
+        refused = _policy_refusals(
+            prefix, families[prefix], worker.connector_client_config_override_policy
+        )
+        errors.extend(refused)
+        try:
+            overrides[prefix] = librdkafka_keys(families[prefix], prefix)
+        except ConfigError as exc:
+            errors.extend(exc.errors)
+
     chain: TransformChain | None = None
     try:
         chain = TransformChain.from_config(values)
@@ -658,7 +731,9 @@ def validate_connector(
         settings=settings,
         plugin=plugin,
         plugin_config=plugin_config,
-        consumer_overrides=families["consumer.override."],
+        consumer_overrides=overrides["consumer.override."],
+        producer_overrides=overrides["producer.override."],
+        admin_overrides=overrides["admin.override."],
         key_converter=converters["key"],
         value_converter=converters["value"],
         transforms=chain,

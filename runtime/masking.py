@@ -58,7 +58,7 @@ MIN_SECRET_LENGTH = 4
 
 _SECRET_KEY = re.compile(
     r"password|passwd|secret|token|credential|api[._-]?key|private[._-]?key"
-    r"|access[._-]?key|jaas\.config",
+    r"|access[._-]?key|jaas\.config|ssl\.key\.pem|keystore\.key$",
     re.IGNORECASE,
 )
 # scheme://user:password@host — the password is group 2; the lookahead keeps the "@".

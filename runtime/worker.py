@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient
 
 from offramp.config import ConnectorConfig, WorkerConfig, validate_connector
@@ -33,6 +34,7 @@ from offramp.errors import (
 )
 from offramp.gc_tuning import tune_for_throughput
 from offramp.kafka_logs import client_logger
+from offramp.kafka_security import refuses_credentials
 from offramp.masking import (
     install_log_redaction,
     register_config_secrets,
@@ -134,6 +136,7 @@ class Worker:
         self._index = threading.Lock()  # guards the dict only; held for microseconds
         self._admin_lock = threading.Lock()
         self._admin: AdminClient | None = None
+        self._client_error: KafkaError | None = None
         self.ready = False
         self.started_at = time.time()
         self.kafka_cluster_id: str | None = None
@@ -160,21 +163,27 @@ class Worker:
         """One admin client for the worker's own requests (health, offsets)."""
         with self._admin_lock:
             if self._admin is None:
-                conf: dict[str, Any] = {
-                    "bootstrap.servers": self.config.bootstrap_servers,
-                    "logger": client_logger(),
-                    **self.config.family("admin."),
-                }
+                conf: dict[str, Any] = self.config.client_config("admin")
+                conf.setdefault("logger", client_logger())
+                conf["error_cb"] = self._on_client_error
                 self._admin = AdminClient(conf)
             return self._admin
 
+    def _on_client_error(self, error: KafkaError) -> None:
+        # A failed list_topics() only says "transport failure"; the client's own report
+        # says why (a wrong password, an untrusted certificate), so status can too.
+        self._client_error = error
+
     def check_kafka(self, timeout: float = 10.0) -> bool:
         """Ask the cluster for metadata; remember its id. False (and why) if unreachable."""
+        self._client_error = None
         admin = self.admin()
         try:
             metadata = admin.list_topics(timeout=timeout)
         except Exception as exc:
-            self.last_error = f"Kafka at {self.config.bootstrap_servers} unreachable: {exc}"
+            admin.poll(0)  # serves error_cb: the reason, if the client has one
+            why = f" ({self._client_error})" if self._client_error else ""
+            self.last_error = f"Kafka at {self.config.bootstrap_servers} unreachable: {exc}{why}"
             return False
         finally:
             admin.poll(0)  # hands the client's queued log lines to offramp.kafka_logs
@@ -187,7 +196,8 @@ class Worker:
         be yet (standalone becomes ready once its connectors have started)."""
         deadline = time.monotonic() + timeout
         while not self.check_kafka(timeout=min(5.0, max(0.5, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline:
+            refused = self._client_error is not None and refuses_credentials(self._client_error)
+            if refused or time.monotonic() >= deadline:
                 raise RuntimeError(self.last_error or "Kafka unreachable")
             time.sleep(0.5)
         tune_for_throughput()
@@ -446,9 +456,9 @@ class Worker:
             if s.errors_deadletterqueue_topic_name:
                 ensure_topic(
                     {
-                        "bootstrap.servers": self.config.bootstrap_servers,
                         "logger": client_logger(),
-                        **self.config.family("admin."),
+                        **self.config.client_config("admin"),
+                        **runtime.config.admin_overrides,
                     },
                     s.errors_deadletterqueue_topic_name,
                     s.errors_deadletterqueue_topic_replication_factor,

@@ -25,9 +25,10 @@ distributed mode offramp has no use for (``offset.storage.*``, the storage topic
 partitions and replication factors, rebalance and inter-worker keys: see
 docs/distributed.md), Java internals (``internal.*.converter``,
 ``plugin.discovery``, metrics reporters) and the REST keys offramp has no use for.
-Refused: ``rest.extension.classes`` (Java code; offramp has ``rest.auth``), and a
-``connector.client.config.override.policy`` other than ``All`` (offramp lets every
-connector override its consumer, which is what ``All`` means).
+Refused: ``rest.extension.classes`` (Java code; offramp has ``rest.auth``).
+``connector.client.config.override.policy`` may name the policy's class
+(``org.apache.kafka.connect.connector.policy.PrincipalConnectorClientConfigOverridePolicy``)
+as Kafka Connect allows: it becomes the short name (``Principal``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ __all__ = ["IGNORED_WORKER_KEYS", "add_plugin_path", "parse_listener", "translat
 log = logging.getLogger("offramp.config")
 
 _STANDALONE_OFFSETS = "offset.storage.file.filename"
+_POLICY = "connector.client.config.override.policy"
+_POLICY_SUFFIX = "ConnectorClientConfigOverridePolicy"
 
 _DISTRIBUTED = (
     "config.storage.replication.factor",
@@ -174,15 +177,11 @@ def translate_worker_keys(source: Mapping[str, Any]) -> dict[str, Any]:
                 "set rest.auth with rest.auth.users (basic) or rest.auth.tokens (bearer)",
             )
         )
-    policy = raw.pop("connector.client.config.override.policy", None)
-    if policy is not None and str(policy).strip() != "All":
-        errors.append(
-            (
-                "connector.client.config.override.policy",
-                f"{policy!r} is not offered: offramp lets every connector set "
-                "consumer.override.* (the policy All)",
-            )
-        )
+    policy = raw.get(_POLICY)
+    if policy is not None:
+        # Kafka Connect names the policy by its class or by the class's short name.
+        short = str(policy).strip().rpartition(".")[2].removesuffix(_POLICY_SUFFIX)
+        raw[_POLICY] = short or str(policy)
     if errors:
         raise ConfigError(errors)
     if _STANDALONE_OFFSETS in raw:

@@ -18,13 +18,14 @@ import time
 from typing import TYPE_CHECKING
 
 import orjson
-from confluent_kafka import Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from offramp.converters import JsonConverter
 from offramp.deadletter import DeadLetterWriter
 from offramp.gc_tuning import freeze_long_lived, release_long_lived
 from offramp.gil_handoff import shorten_switch_interval
 from offramp.kafka_logs import client_logger
+from offramp.kafka_security import refuses_credentials
 from offramp.plugin import BatchWriter, TaskContext
 from offramp.records import SinkRecord, TopicPartition
 from offramp.task.batching import BatchPolicy
@@ -93,11 +94,12 @@ class TaskRun:
             conf = consumer_config(cfg, task.worker, task.task_id)
             conf["stats_cb"] = self._on_stats
             conf.setdefault("logger", client_logger())
+            conf["error_cb"] = self._on_client_error
             if s.errors_deadletterqueue_topic_name:
                 producer_conf = {
-                    "bootstrap.servers": task.worker.bootstrap_servers,
                     "logger": client_logger(),
-                    **task.worker.family("producer."),
+                    **task.worker.client_config("producer"),
+                    **cfg.producer_overrides,
                 }
                 self.dlq = DeadLetterWriter(
                     producer_conf,
@@ -337,6 +339,16 @@ class TaskRun:
         """The task's only commit (see ``offramp.task.commits``)."""
         self.settle_in_flight(bounded)  # pre_commit never runs beside a write
         commit_durable(self, only)
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        """Runs inside ``consume()``. A refused password or certificate fails the task
+        with the client's reason (Kafka Connect's consumer throws an
+        AuthenticationException); librdkafka itself would retry it forever, the task
+        RUNNING and reading nothing. Other client errors heal by reconnecting."""
+        if error.fatal() or refuses_credentials(error):
+            self.callback_error = KafkaException(error)
+        else:
+            log.warning("task %s: consumer error: %s", self.name, error)
 
     def _on_stats(self, stats_json: str) -> None:
         stats = orjson.loads(stats_json)

@@ -30,9 +30,10 @@ def instance_id(worker_id: str, connector: str, task_id: int) -> str:
 
 
 def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int) -> dict[str, Any]:
-    """The consumer's settings: ours, then the worker's ``consumer.*``, then the
-    connector's ``consumer.override.*``. ``group.instance.id`` comes from the worker's
-    identity on the classic protocol, where it is stable (``stable_identity``)."""
+    """The consumer's settings: ours, then the worker's top-level security keys and
+    ``consumer.*``, then the connector's ``consumer.override.*``. ``group.instance.id``
+    comes from the worker's identity on the classic protocol, where it is stable
+    (``stable_identity``)."""
     conf: dict[str, Any] = {
         "bootstrap.servers": worker.bootstrap_servers,
         "group.id": f"connect-{config.name}",
@@ -69,7 +70,7 @@ def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int)
         # dead predecessor's session expired (UNRELEASED_INSTANCE_ID, fatal in
         # librdkafka), so after a kill -9 it would fail instead of resuming.
         conf["group.instance.id"] = instance_id(worker.worker_id, config.name, task_id)
-    conf.update(worker.family("consumer."))
+    conf.update(worker.client_config("consumer"))
     conf.update(config.consumer_overrides)
     return conf
 

@@ -242,20 +242,21 @@ def test_distributed_mode_keys_are_ignored_with_a_log_line(
 
 
 def test_java_only_worker_keys_are_refused_with_the_reason() -> None:
-    """REST extensions (Java code) and a restrictive override policy are refused, each
-    with what to use instead; a plain unknown key stays an error too."""
+    """REST extensions (Java code) and an unknown override policy are refused, each
+    with the reason; a plain unknown key stays an error too."""
     with pytest.raises(ConfigError) as caught:
         load_worker_config(
             {
                 "rest.extension.classes": "org.apache.kafka.connect.rest.basic.auth.extension."
                 "BasicAuthSecurityRestExtension",
-                "connector.client.config.override.policy": "None",
             },
             environ={},
         )
     reasons = dict(caught.value.errors)
     assert "rest.auth" in reasons["rest.extension.classes"]
-    assert "All" in reasons["connector.client.config.override.policy"]
+    with pytest.raises(ConfigError) as caught:
+        load_worker_config({"connector.client.config.override.policy": "Some"}, environ={})
+    assert "Principal" in dict(caught.value.errors)["connector.client.config.override.policy"]
     with pytest.raises(ConfigError, match="unknown configuration key"):
         load_worker_config({"offset.flush.intervall.ms": "1"}, environ={})
 
