@@ -228,8 +228,9 @@ class KafkaBroker:
                     *base,
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    cluster_id,
+                    # One argument: a base64url id may begin with "-", which argparse
+                    # would take for an option after a separate "-t".
+                    f"--cluster-id={cluster_id}",
                     "-c",
                     str(props),
                     "--feature",

@@ -68,9 +68,17 @@ _FAMILIES = (
 _OVERRIDES = ("consumer.override.", "producer.override.", "admin.override.")
 
 OverridePolicy = Literal["None", "Principal", "All"]
-PRINCIPAL_OVERRIDES = ("sasl.jaas.config", "sasl.mechanism", "security.protocol")
+PRINCIPAL_OVERRIDES = (
+    "sasl.jaas.config",
+    "sasl.mechanism",
+    "security.protocol",
+    # The same principal in librdkafka's names (what sasl.jaas.config becomes).
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+)
 """What ``connector.client.config.override.policy=Principal`` lets a connector override
-(Kafka's PrincipalConnectorClientConfigOverridePolicy)."""
+(Kafka's PrincipalConnectorClientConfigOverridePolicy: the first three)."""
 
 
 def pydantic_errors(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
@@ -330,14 +338,14 @@ class WorkerConfig(ConfigModel):
         """Keys under ``consumer.``, ``producer.``, ``admin.``, ``*.converter.``."""
         return dict(self.families.get(prefix, {}))
 
+    def connection_config(self) -> dict[str, Any]:
+        """How every client reaches the brokers: ``bootstrap.servers`` and the top-level
+        ``security.protocol``/``sasl.*``/``ssl.*``, in librdkafka's names."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.family(_SECURITY)}
+
     def client_config(self, kind: Literal["consumer", "producer", "admin"]) -> dict[str, Any]:
-        """A Kafka client's settings: ``bootstrap.servers``, the top-level
-        ``security.protocol``/``sasl.*``/``ssl.*`` (every client's), then ``<kind>.*``."""
-        return {
-            "bootstrap.servers": self.bootstrap_servers,
-            **self.family(_SECURITY),
-            **self.family(f"{kind}."),
-        }
+        """A Kafka client's settings: ``connection_config()``, then ``<kind>.*``."""
+        return {**self.connection_config(), **self.family(f"{kind}.")}
 
 
 _WORKER_FAMILIES = (

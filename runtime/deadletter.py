@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, Producer
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from offramp.consumer import ProducerFactory, ProducerLike
 from offramp.errors import OfframpError
+from offramp.kafka_refusals import RefusalWatch, admin_and_metadata
 from offramp.records import KafkaMessage
 
 __all__ = ["DeadLetterError", "DeadLetterWriter", "ensure_topic"]
@@ -33,9 +33,11 @@ class DeadLetterError(OfframpError):
 
 
 def ensure_topic(admin_config: Mapping[str, Any], topic: str, replication_factor: int) -> None:
-    """Create the dead-letter topic if missing, capping replication at the broker count."""
-    admin = AdminClient(dict(admin_config))
-    metadata = admin.list_topics(timeout=15)
+    """Create the dead-letter topic if missing, capping replication at the broker count.
+    ``CredentialsRefused`` if the brokers refuse the admin client's credentials."""
+    admin, metadata = admin_and_metadata(
+        admin_config, f"the admin client for dead-letter topic {topic}", log
+    )
     if topic in metadata.topics:
         return
     brokers = max(1, len(metadata.brokers))
@@ -78,7 +80,14 @@ class DeadLetterWriter:
         context_headers: bool,
         producer_factory: ProducerFactory | None = None,
     ) -> None:
-        config = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
+        # Served by flush(): a refused password makes it say why nothing was acknowledged.
+        self._refusals = RefusalWatch(f"the dead-letter producer for {topic}", log)
+        config: dict[str, Any] = {
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "error_cb": self._refusals,
+        }
         config.update(producer_config)
         self._producer: ProducerLike = (producer_factory or Producer)(config)
         self.topic = topic
@@ -141,8 +150,10 @@ class DeadLetterWriter:
         with self._lock:
             failures, self._failures = self._failures, []
         if remaining:
+            why = self._refusals.reason()
             raise DeadLetterError(
-                f"{remaining} dead letter(s) to {self.topic} not acknowledged within {timeout:.0f}s"
+                f"{remaining} dead letter(s) to {self.topic} not acknowledged within "
+                f"{timeout:.0f}s" + (f": {why}" if why else "")
             )
         if failures:
             raise DeadLetterError(

@@ -8,6 +8,8 @@
     ├── ConnectorNotFoundError   no connector by that name (REST 404)
     ├── ConnectorExistsError     a connector by that name exists (REST 409)
     ├── IllegalStateError        not allowed in the connector's state (REST 400)
+    ├── CredentialsRefused       the brokers refused a Kafka client's password or
+    │                            certificate: retrying them can't help
     ├── ConversionError          a record's bytes don't convert (stage *_CONVERTER)
     ├── TransformError           a transform or predicate failed on a record
     └── SinkError                raised by a sink's ``BatchWriter.write``
@@ -35,6 +37,7 @@ __all__ = [
     "ConnectorExistsError",
     "ConnectorNotFoundError",
     "ConversionError",
+    "CredentialsRefused",
     "FatalError",
     "IllegalStateError",
     "OfframpError",
@@ -76,6 +79,10 @@ class ConnectorExistsError(OfframpError):
 
 class IllegalStateError(OfframpError):
     """The operation is not allowed in the connector's current state."""
+
+
+class CredentialsRefused(OfframpError):
+    """The brokers refused a Kafka client's credentials (``offramp.kafka_refusals``)."""
 
 
 class ConversionError(OfframpError):

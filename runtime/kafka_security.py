@@ -21,7 +21,13 @@ from confluent_kafka import KafkaError
 
 from offramp.errors import ConfigError
 
-__all__ = ["PROTOCOLS", "is_security_key", "librdkafka_keys", "refuses_credentials"]
+__all__ = [
+    "PROTOCOLS",
+    "is_security_key",
+    "jaas_passwords",
+    "librdkafka_keys",
+    "refuses_credentials",
+]
 
 log = logging.getLogger("offramp.config")
 
@@ -62,6 +68,18 @@ def is_security_key(key: str) -> bool:
     return key == "security.protocol" or key.startswith(("sasl.", "ssl."))
 
 
+def jaas_passwords(value: str) -> list[str]:
+    """The ``password`` options of a ``sasl.jaas.config`` line, however it parses:
+    the secrets inside it, for masking."""
+    return [
+        _unquote(raw) for name, raw in _JAAS_OPTION.findall(value) if name.lower() == "password"
+    ]
+
+
+def _unquote(raw: str) -> str:
+    return raw[1:-1].replace('\\"', '"').replace("\\\\", "\\") if raw.startswith('"') else raw
+
+
 def _jaas(value: str, key: str) -> tuple[str, str, str]:
     """(mechanism family, username, password) of a SCRAM or PLAIN ``sasl.jaas.config``."""
     match = _JAAS.fullmatch(value)
@@ -71,17 +89,16 @@ def _jaas(value: str, key: str) -> tuple[str, str, str]:
             [
                 (
                     key,
-                    f"offramp reads the ScramLoginModule and PlainLoginModule "
-                    f"(username=... password=...), not {module or value[:60]!r}; for other "
-                    "mechanisms give librdkafka's sasl.* keys",
+                    # Never the value itself: it holds a password.
+                    "offramp reads the ScramLoginModule and PlainLoginModule "
+                    '(<module> required username="..." password="...";), not '
+                    f"{module or 'this line'}; for other mechanisms give librdkafka's "
+                    "sasl.* keys",
                 )
             ]
         )
     assert match is not None
-    options = {
-        name: raw[1:-1].replace('\\"', '"').replace("\\\\", "\\") if raw.startswith('"') else raw
-        for name, raw in _JAAS_OPTION.findall(match.group(2))
-    }
+    options = {name: _unquote(raw) for name, raw in _JAAS_OPTION.findall(match.group(2))}
     missing = [o for o in ("username", "password") if o not in options]
     if missing:
         raise ConfigError([(key, f"{module} names no {' or '.join(missing)}")])

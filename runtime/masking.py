@@ -35,6 +35,7 @@ from pydantic import BaseModel, SecretStr
 
 from offramp.config import WorkerConfig
 from offramp.errors import ConfigError
+from offramp.kafka_security import jaas_passwords
 from offramp.providers import Resolver, has_reference, resolve
 
 __all__ = [
@@ -186,6 +187,9 @@ def register_config_secrets(
             continue
         if is_secret_key(key, model):
             found.append(text)
+        if key.endswith("sasl.jaas.config"):
+            # The password alone too: a client's message may quote it without the line.
+            found.extend(jaas_passwords(text))
         found.extend(m.group(2) for m in _URL_PASSWORD.finditer(text))
     SECRETS.add(found)
 

@@ -30,6 +30,7 @@ from offramp.errors import (
     ConfigError,
     ConnectorExistsError,
     ConnectorNotFoundError,
+    CredentialsRefused,
     IllegalStateError,
 )
 from offramp.gc_tuning import tune_for_throughput
@@ -174,6 +175,10 @@ class Worker:
         # says why (a wrong password, an untrusted certificate), so status can too.
         self._client_error = error
 
+    def _check_refused(self) -> None:
+        if self._client_error is not None and refuses_credentials(self._client_error):
+            raise CredentialsRefused(self.last_error or str(self._client_error))
+
     def check_kafka(self, timeout: float = 10.0) -> bool:
         """Ask the cluster for metadata; remember its id. False (and why) if unreachable."""
         self._client_error = None
@@ -182,8 +187,14 @@ class Worker:
             metadata = admin.list_topics(timeout=timeout)
         except Exception as exc:
             admin.poll(0)  # serves error_cb: the reason, if the client has one
-            why = f" ({self._client_error})" if self._client_error else ""
-            self.last_error = f"Kafka at {self.config.bootstrap_servers} unreachable: {exc}{why}"
+            where, error = self.config.bootstrap_servers, self._client_error
+            if error is not None and refuses_credentials(error):
+                self.last_error = (
+                    f"Kafka at {where} refused the worker's credentials: {error.str()}"
+                )
+            else:
+                why = f" ({error})" if error else ""
+                self.last_error = f"Kafka at {where} unreachable: {exc}{why}"
             return False
         finally:
             admin.poll(0)  # hands the client's queued log lines to offramp.kafka_logs
@@ -192,12 +203,13 @@ class Worker:
         return True
 
     def start(self, timeout: float = 30.0, mark_ready: bool = True) -> None:
-        """Wait for Kafka (``RuntimeError`` after ``timeout``); ready unless told not to
-        be yet (standalone becomes ready once its connectors have started)."""
+        """Wait for Kafka (``RuntimeError`` after ``timeout``, ``CredentialsRefused`` at
+        once if it refuses the worker's credentials); ready unless told not to be yet
+        (standalone becomes ready once its connectors have started)."""
         deadline = time.monotonic() + timeout
         while not self.check_kafka(timeout=min(5.0, max(0.5, deadline - time.monotonic()))):
-            refused = self._client_error is not None and refuses_credentials(self._client_error)
-            if refused or time.monotonic() >= deadline:
+            self._check_refused()
+            if time.monotonic() >= deadline:
                 raise RuntimeError(self.last_error or "Kafka unreachable")
             time.sleep(0.5)
         tune_for_throughput()
@@ -205,12 +217,15 @@ class Worker:
             self.mark_ready()
 
     def wait_for_kafka(self, stop: threading.Event, log_every: float = 10.0) -> bool:
-        """Wait for Kafka until it answers (True) or ``stop`` is set (False)."""
+        """Wait for Kafka until it answers (True) or ``stop`` is set (False);
+        ``CredentialsRefused`` if it refuses the worker's credentials, which waiting
+        can't mend."""
         next_log = time.monotonic()
         while not stop.is_set():
             if self.check_kafka(timeout=5.0):
                 tune_for_throughput()  # as start() does
                 return True
+            self._check_refused()
             if time.monotonic() >= next_log:
                 log.warning("waiting for Kafka: %s", self.last_error)
                 next_log = time.monotonic() + log_every

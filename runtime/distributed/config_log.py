@@ -36,6 +36,8 @@ from confluent_kafka import (
 )
 
 from offramp.config import WorkerConfig
+from offramp.kafka_logs import client_logger
+from offramp.kafka_refusals import RefusalWatch
 
 __all__ = ["ConfigLog", "Entry"]
 
@@ -74,11 +76,19 @@ class ConfigLog:
             raise ValueError("distributed mode needs group.id")
         self.topic = topic
         self._apply = apply
-        self._common = {"bootstrap.servers": config.bootstrap_servers}
-        self._transactional_id = f"offramp-{config.group_id}-configs"
-        settings = {
+        # One watch for the three clients: they share the worker's credentials.
+        self._refusals = RefusalWatch(f"the clients of config topic {topic}", log)
+        self._common: dict[str, Any] = {"logger": client_logger(), "error_cb": self._refusals}
+        # Kafka Connect's config topic producer: the worker's connection settings only;
+        # producer.* (acks, idempotence…) must not loosen what a transaction needs.
+        self._producer_settings = {
+            **config.connection_config(),
             **self._common,
-            **config.family("consumer."),
+            "transactional.id": f"offramp-{config.group_id}-configs",
+        }
+        settings = {
+            **config.client_config("consumer"),
+            **self._common,
             # Never joined: the reader assigns itself the partition and commits nothing.
             "group.id": f"offramp-{config.group_id}-config-reader",
             "enable.auto.commit": False,
@@ -101,11 +111,20 @@ class ConfigLog:
     # ----- reading --------------------------------------------------------------------
 
     def start(self, timeout: float = 60.0) -> None:
-        """Assign the partition from the beginning and apply it to its end."""
+        """Assign the partition from the beginning and apply it to its end.
+        ``CredentialsRefused`` as soon as the brokers refuse the reader's credentials."""
         self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         self._thread.start()
-        if not self.catch_up(timeout):
-            raise RuntimeError(f"could not read {self.topic} to its end in {timeout:.0f}s")
+        deadline = time.monotonic() + timeout
+        try:
+            end = self._end_offset()
+        except KafkaException as exc:
+            raise self._refusals.explain(exc) from exc
+        # In short waits: the reader's client reports a refusal while this one waits.
+        while not self._wait_applied(end, min(0.5, max(0.0, deadline - time.monotonic()))):
+            self._refusals.check()
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"could not read {self.topic} to its end in {timeout:.0f}s")
 
     def entries(self) -> dict[str, Entry]:
         with self._progress:
@@ -113,9 +132,12 @@ class ConfigLog:
 
     def catch_up(self, timeout: float = 30.0) -> bool:
         """Wait until everything committed to the topic so far is applied here."""
+        return self._wait_applied(self._end_offset(), timeout)
+
+    def _end_offset(self) -> int:
         with self._probe_lock:
             _, end = self._probe.get_watermark_offsets(self._partition, timeout=10, cached=False)
-        return self._wait_applied(end, timeout)
+        return int(end)
 
     def _wait_applied(self, offset: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -195,8 +217,12 @@ class ConfigLog:
 
     def _ready_producer(self, timeout: float) -> Producer:
         if self._producer is None:
-            producer = Producer({**self._common, "transactional.id": self._transactional_id})
-            producer.init_transactions(timeout)
+            producer = Producer(self._producer_settings)
+            try:
+                producer.init_transactions(timeout)
+            except KafkaException as exc:
+                producer.poll(0)  # serves error_cb: the reason, if the client has one
+                raise self._refusals.explain(exc) from exc
             self._producer = producer
         return self._producer
 

@@ -19,6 +19,7 @@ from offramp.distributed.status_log import StatusLog
 from offramp.distributed.topics import ensure_compacted_topic
 from offramp.distributed.worker import DistributedWorker
 from offramp.errors import ConfigError, OfframpError
+from offramp.kafka_logs import client_logger
 from offramp.registry import PluginRegistry
 
 __all__ = ["check_distributed", "run_distributed"]
@@ -71,7 +72,7 @@ def run_distributed(config: WorkerConfig, registry: PluginRegistry, stop: thread
     try:
         if not worker.wait_for_kafka(stop):
             return 0
-        admin = {"bootstrap.servers": config.bootstrap_servers, **config.family("admin.")}
+        admin = {"logger": client_logger(), **config.client_config("admin")}
         for topic in (config.config_storage_topic, config.status_storage_topic):
             ensure_compacted_topic(admin, topic)
         # Built now: the REST port is bound, so worker_id names this worker.

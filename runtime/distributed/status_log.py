@@ -20,6 +20,8 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from offramp.config import WorkerConfig
+from offramp.kafka_logs import client_logger
+from offramp.kafka_refusals import RefusalWatch
 
 __all__ = ["GONE_SECONDS", "INTERVAL_SECONDS", "STALE_SECONDS", "StatusLog"]
 
@@ -40,12 +42,15 @@ class StatusLog:
         self.topic = topic
         self.worker_id = config.worker_id
         self._snapshot = snapshot
-        common = {"bootstrap.servers": config.bootstrap_servers}
-        self._producer = Producer({**common, **config.family("producer."), "linger.ms": 5})
+        # A refusal of the credentials is logged once (the worker's admin, which uses
+        # the same ones, has already failed the start if they were wrong from the first).
+        refusals = RefusalWatch(f"the clients of status topic {topic}", log)
+        common = {"logger": client_logger(), "error_cb": refusals}
+        self._producer = Producer({**config.client_config("producer"), **common, "linger.ms": 5})
         self._consumer = Consumer(
             {
+                **config.client_config("consumer"),
                 **common,
-                **config.family("consumer."),
                 "group.id": f"offramp-{config.group_id}-status-reader",
                 "enable.auto.commit": False,
             }

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
+from offramp.kafka_refusals import admin_and_metadata
 
 __all__ = ["ensure_compacted_topic"]
 
@@ -17,9 +18,9 @@ log = logging.getLogger("offramp.distributed")
 
 def ensure_compacted_topic(admin_config: Mapping[str, Any], topic: str) -> None:
     """One partition (the log order is the order of changes), ``cleanup.policy=compact``,
-    replication factor ``min(3, brokers)``. An existing topic is left as it is."""
-    admin = AdminClient(dict(admin_config))
-    metadata = admin.list_topics(timeout=15)
+    replication factor ``min(3, brokers)``. An existing topic is left as it is.
+    ``CredentialsRefused`` if the brokers refuse the admin client's credentials."""
+    admin, metadata = admin_and_metadata(admin_config, f"the admin client for topic {topic}", log)
     if topic in metadata.topics:
         return
     replication = min(3, max(1, len(metadata.brokers)))

@@ -31,6 +31,9 @@ from confluent_kafka import Message
 from offramp.converters import JsonConverter
 from offramp.deadletter import DeadLetterWriter
 from offramp.errors import FatalError, RetriableError
+from offramp.kafka_logs import client_logger
+from offramp.kafka_refusals import RefusalWatch
+from offramp.kafka_security import is_security_key
 from offramp.plugin import BatchWriter, TaskContext
 from offramp.records import SinkRecord, TopicPartition
 from offramp.task.acks import AckLedger, record_key
@@ -54,19 +57,18 @@ POLL_WAIT = 0.5  # seconds a poll waits for records (a stop is seen this often)
 
 
 def share_consumer_config(task: TaskControl) -> dict[str, Any]:
-    """The share consumer's settings: ours, the worker's client security settings, then
-    the connector's ``consumer.override.*``. Other ``consumer.*`` keys of the worker
-    are a consumer group's and mean nothing to a share consumer."""
+    """The share consumer's settings: ours, the worker's connection settings and the
+    security keys of its ``consumer.*``, then the connector's ``consumer.override.*``.
+    Other ``consumer.*`` keys of the worker are a consumer group's and mean nothing to
+    a share consumer."""
     cfg, worker = task.config, task.worker
     conf: dict[str, Any] = {
-        "bootstrap.servers": worker.bootstrap_servers,
+        **worker.connection_config(),
         "group.id": f"connect-{cfg.name}",
         "client.id": f"connector-share-consumer-{cfg.name}-{task.task_id}",
         "share.acknowledgement.mode": "explicit",
     }
-    for key, value in worker.family("consumer.").items():
-        if key.startswith(("security.", "sasl.", "ssl.")):
-            conf[key] = value
+    conf.update((k, v) for k, v in worker.family("consumer.").items() if is_security_key(k))
     conf.update(cfg.consumer_overrides)
     conf["share.acknowledgement.mode"] = "explicit"  # the ledger depends on it
     return conf
@@ -126,6 +128,7 @@ class ShareRun:
         self.acks: AckLedger | None = None
         self.dlq: DeadLetterWriter | None = None
         self.lock_seconds = 30.0
+        self.refusals = RefusalWatch(f"task {self.name}'s share consumer", log)
         context = TaskContext(
             cfg.name, task.task_id, cfg.raw, logging.getLogger(f"offramp.connector.{cfg.name}")
         )
@@ -139,18 +142,16 @@ class ShareRun:
         cfg, s, task = self.task.config, self.settings, self.task
         try:
             admin_conf = {
-                "bootstrap.servers": task.worker.bootstrap_servers,
-                **{
-                    k: v
-                    for k, v in task.worker.family("consumer.").items()
-                    if k.startswith(("security.", "sasl.", "ssl."))
-                },
+                "logger": client_logger(),
+                **task.worker.client_config("admin"),
+                **cfg.admin_overrides,
             }
             self.lock_seconds = task.prepare_share_group(admin_conf, f"connect-{cfg.name}") / 1000
             if s.errors_deadletterqueue_topic_name:
                 producer_conf = {
-                    "bootstrap.servers": task.worker.bootstrap_servers,
-                    **task.worker.family("producer."),
+                    "logger": client_logger(),
+                    **task.worker.client_config("producer"),
+                    **cfg.producer_overrides,
                 }
                 self.dlq = DeadLetterWriter(
                     producer_conf,
@@ -198,7 +199,10 @@ class ShareRun:
 
     def _join(self) -> tuple[ShareConsumerLike, AckLedger]:
         if self.consumer is None or self.acks is None:
-            self.consumer = self.task.share_consumer_factory(share_consumer_config(self.task))
+            conf = share_consumer_config(self.task)
+            conf.setdefault("logger", client_logger())
+            conf["error_cb"] = self.refusals
+            self.consumer = self.task.share_consumer_factory(conf)
             self.consumer.subscribe(list(self.settings.topics))
             self.acks = AckLedger(self.consumer, self.metrics, self.name)
         return self.consumer, self.acks
@@ -228,6 +232,9 @@ class ShareRun:
                 continue
             consumer, acks = self._join()
             messages = list(consumer.poll(POLL_WAIT))
+            # A refused password fails the task with the client's reason (as a consumer
+            # group task's does); librdkafka would retry it forever, reading nothing.
+            self.refusals.check()
             if not messages:
                 continue
             release_by = time.monotonic() + self.lock_seconds * LOCK_SHARE

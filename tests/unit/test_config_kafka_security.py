@@ -180,7 +180,8 @@ def test_policy_none_refuses_every_override_by_key() -> None:
 
 def test_policy_principal_allows_only_the_principal_keys() -> None:
     """Under Principal (also given as Kafka's class name) sasl.jaas.config,
-    sasl.mechanism and security.protocol pass; anything else is refused by key."""
+    sasl.mechanism and security.protocol pass, and librdkafka's names of the same
+    principal; anything else is refused by key."""
     policy = (
         "org.apache.kafka.connect.connector.policy.PrincipalConnectorClientConfigOverridePolicy"
     )
@@ -193,6 +194,15 @@ def test_policy_principal_allows_only_the_principal_keys() -> None:
         },
     )
     assert config.consumer_overrides["sasl.username"] == "svc"
+    _, config = _connector(
+        {"connector.client.config.override.policy": "Principal"},
+        **{
+            "admin.override.sasl.username": "svc",
+            "admin.override.sasl.password": "pw-of-svc",
+            "admin.override.sasl.mechanisms": "PLAIN",
+        },
+    )
+    assert config.admin_overrides["sasl.username"] == "svc"
     reasons = _refusals(
         {"connector.client.config.override.policy": "Principal"},
         **{"consumer.override.fetch.max.bytes": "1"},

@@ -4,79 +4,20 @@ with a status that says so."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import httpx
-import orjson
 import pytest
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from devstack.kafka import KafkaBroker
+from offramp.errors import CredentialsRefused
 from offramp.rest.server import RestServer
 from offramp.testing import recordings
 from offramp.worker import Worker
 from tests.conftest import wait_for
-from tests.integration.runtime_support import committed, make_worker, sink_config
-
-USER, PASSWORD = "svc-offramp", "scram-pa55-for-svc"
-SCRAM = "org.apache.kafka.common.security.scram.ScramLoginModule"
-PLAIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
-
-
-def _jaas(module: str, password: str) -> str:
-    return f'{module} required username="{USER}" password="{password}";'
-
-
-@pytest.fixture(scope="module")
-def secure_kafka() -> Iterator[KafkaBroker]:
-    """A broker of its own with SASL_SSL (SCRAM user made at format) and mTLS listeners."""
-    broker = KafkaBroker(users={USER: PASSWORD}).start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
-@pytest.fixture
-def topic(secure_kafka: KafkaBroker, unique: str) -> str:
-    """A topic holding 200 JSON records, made over the plaintext listener."""
-    name = f"secure-{unique}"
-    admin = AdminClient({"bootstrap.servers": secure_kafka.bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])[name].result(30)
-    # Not tests.conftest.produce: an idempotent producer waits for a fresh broker's
-    # transaction coordinator to load, seconds this module has no need to spend.
-    producer = Producer({"bootstrap.servers": secure_kafka.bootstrap, "linger.ms": 5})
-    for i in range(200):
-        producer.produce(name, orjson.dumps({"n": i}), partition=i % 2)
-    assert producer.flush(30) == 0
-    return name
-
-
-@pytest.fixture
-def workers() -> Iterator[Callable[..., Worker]]:
-    """Builds workers (shut down after the test)."""
-    made: list[Worker] = []
-
-    def build(bootstrap: str, **extra: Any) -> Worker:
-        made.append(make_worker(bootstrap, **extra))
-        return made[-1]
-
-    yield build
-    for worker in made:
-        worker.shutdown()
-
-
-def _sasl_ssl(broker: KafkaBroker, mechanism: str, jaas: str) -> dict[str, str]:
-    assert broker.tls is not None
-    return {
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": mechanism,
-        "sasl.jaas.config": jaas,
-        "ssl.truststore.type": "PEM",
-        "ssl.truststore.location": str(broker.tls.ca),
-    }
+from tests.integration.runtime_support import committed, sink_config
+from tests.integration.security.support import PASSWORD, PLAIN, SCRAM, jaas, sasl_ssl
 
 
 def _drains(worker: Worker, broker: KafkaBroker, topic: str, name: str, **extra: str) -> None:
@@ -107,10 +48,10 @@ def test_scram_sha_512_over_sasl_ssl_drains_a_topic_with_the_password_from_env(
 ) -> None:
     """Worker-level SCRAM-SHA-512 keys (password via ${env:}) serve the worker's admin,
     the task consumer and the dead-letter admin; the topic drains and commits."""
-    monkeypatch.setenv("SINK_KAFKA_JAAS", _jaas(SCRAM, PASSWORD))
+    monkeypatch.setenv("SINK_KAFKA_JAAS", jaas(SCRAM, PASSWORD))
     worker = workers(
         secure_kafka.sasl_ssl_bootstrap,
-        **_sasl_ssl(secure_kafka, "SCRAM-SHA-512", "${env:SINK_KAFKA_JAAS}"),
+        **sasl_ssl(secure_kafka, "SCRAM-SHA-512", "${env:SINK_KAFKA_JAAS}"),
     )
     assert worker.kafka_cluster_id
     _drains(worker, secure_kafka, topic, f"scram-{unique}")
@@ -123,7 +64,7 @@ def test_plain_as_a_connector_override_and_secrets_masked_over_rest(
     worker stays on SCRAM; the REST answer hides the JAAS line and the password."""
     worker = workers(
         secure_kafka.sasl_ssl_bootstrap,
-        **_sasl_ssl(secure_kafka, "SCRAM-SHA-512", _jaas(SCRAM, PASSWORD)),
+        **sasl_ssl(secure_kafka, "SCRAM-SHA-512", jaas(SCRAM, PASSWORD)),
     )
     name = f"plain-{unique}"
     _drains(
@@ -133,7 +74,7 @@ def test_plain_as_a_connector_override_and_secrets_masked_over_rest(
         name,
         **{
             "consumer.override.sasl.mechanism": "PLAIN",
-            "consumer.override.sasl.jaas.config": _jaas(PLAIN, PASSWORD),
+            "consumer.override.sasl.jaas.config": jaas(PLAIN, PASSWORD),
         },
     )
     server = RestServer(worker).start()
@@ -171,22 +112,22 @@ def test_a_wrong_password_fails_the_task_and_the_worker_with_the_reason(
     says the credentials were refused."""
     worker = workers(
         secure_kafka.sasl_ssl_bootstrap,
-        **_sasl_ssl(secure_kafka, "SCRAM-SHA-512", _jaas(SCRAM, PASSWORD)),
+        **sasl_ssl(secure_kafka, "SCRAM-SHA-512", jaas(SCRAM, PASSWORD)),
     )
     name = f"badpw-{unique}"
     worker.create(
         name,
         sink_config(
             topic,
-            **{"consumer.override.sasl.jaas.config": _jaas(SCRAM, "not-the-password")},
+            **{"consumer.override.sasl.jaas.config": jaas(SCRAM, "not-the-password")},
         ),
     )
     wait_for(lambda: worker.get(name).tasks and worker.get(name).tasks[0].status.trace)
     trace = worker.get(name).tasks[0].status.trace or ""
     assert "Authentication failed" in trace
     assert not recordings(name)
-    with pytest.raises(RuntimeError, match="Authentication failed"):
+    with pytest.raises(CredentialsRefused, match="Authentication failed"):
         workers(
             secure_kafka.sasl_ssl_bootstrap,
-            **_sasl_ssl(secure_kafka, "SCRAM-SHA-512", _jaas(SCRAM, "not-the-password")),
+            **sasl_ssl(secure_kafka, "SCRAM-SHA-512", jaas(SCRAM, "not-the-password")),
         )
