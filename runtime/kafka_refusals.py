@@ -1,4 +1,4 @@
-"""Noticing that the brokers refused a Kafka client's credentials.
+"""Noticing that a Kafka client's authentication failed (``refuses_credentials``).
 
 librdkafka treats a refused password or certificate like a broker that is down: it
 retries forever, and a request made meanwhile fails only when it times out, as
@@ -49,7 +49,7 @@ class RefusalWatch:
     def __call__(self, error: KafkaError) -> None:
         if refuses_credentials(error):
             if self.refused is None:
-                self._log.error("%s: the brokers refused its credentials: %s", self.what, error)
+                self._log.error("%s: authentication with the brokers failed: %s", self.what, error)
             self.refused = error
         else:
             self._log.debug("%s: %s", self.what, error)
@@ -59,10 +59,10 @@ class RefusalWatch:
         return {**conf, "error_cb": self}
 
     def reason(self) -> str | None:
-        """ "<client>: the brokers refused its credentials: <why>", if they did."""
+        """ "<client>: authentication with the brokers failed: <why>", if it did."""
         if self.refused is None:
             return None
-        return f"{self.what}: the brokers refused its credentials: {self.refused.str()}"
+        return f"{self.what}: authentication with the brokers failed: {self.refused.str()}"
 
     def check(self) -> None:
         """Raise ``CredentialsRefused`` if the brokers refused the credentials."""

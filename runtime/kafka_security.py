@@ -57,10 +57,28 @@ _JAVA_TUNING = (
 )
 
 
+# OpenSSL's alerts from a broker that refused the client's certificate (or its lack of
+# one); librdkafka reports them as a transport failure, naming the alert.
+_CERTIFICATE_ALERTS = (
+    "alert bad certificate",
+    "alert certificate required",
+    "alert unknown ca",
+    "alert certificate unknown",
+    "alert certificate revoked",
+    "alert certificate expired",
+)
+
+
 def refuses_credentials(error: KafkaError) -> bool:
-    """The brokers refused the client's password or certificate: retrying the same
-    credentials can't help (librdkafka would retry forever, reading nothing)."""
-    return error.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED)
+    """Authentication failed: the brokers refused the client's password or certificate,
+    or the client could not verify the broker's (librdkafka's ``_SSL``: a TLS handshake
+    that failed, not a connection that dropped). Retrying the same settings can't help;
+    librdkafka would retry forever, reading nothing."""
+    code = error.code()
+    if code in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL):
+        return True
+    text = error.str().lower()
+    return code == KafkaError._TRANSPORT and any(a in text for a in _CERTIFICATE_ALERTS)
 
 
 def is_security_key(key: str) -> bool:

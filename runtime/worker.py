@@ -189,9 +189,7 @@ class Worker:
             admin.poll(0)  # serves error_cb: the reason, if the client has one
             where, error = self.config.bootstrap_servers, self._client_error
             if error is not None and refuses_credentials(error):
-                self.last_error = (
-                    f"Kafka at {where} refused the worker's credentials: {error.str()}"
-                )
+                self.last_error = f"Kafka at {where}: authentication failed: {error.str()}"
             else:
                 why = f" ({error})" if error else ""
                 self.last_error = f"Kafka at {where} unreachable: {exc}{why}"

@@ -131,3 +131,21 @@ def test_a_wrong_password_fails_the_task_and_the_worker_with_the_reason(
             secure_kafka.sasl_ssl_bootstrap,
             **sasl_ssl(secure_kafka, "SCRAM-SHA-512", jaas(SCRAM, "not-the-password")),
         )
+
+
+def test_a_missing_client_certificate_or_an_untrusted_broker_fails_the_worker_start(
+    secure_kafka: KafkaBroker, workers: Callable[..., Worker]
+) -> None:
+    """The mTLS listener without a client certificate (the broker's "bad certificate"
+    alert), and SASL_SSL without the CA that signed the broker's certificate: each
+    worker start fails at once naming the TLS failure, instead of waiting for Kafka."""
+    assert secure_kafka.tls is not None
+    with pytest.raises(CredentialsRefused, match="bad certificate"):
+        workers(
+            secure_kafka.ssl_bootstrap,
+            **{"security.protocol": "SSL", "ssl.ca.location": str(secure_kafka.tls.ca)},
+        )
+    untrusted = sasl_ssl(secure_kafka, "SCRAM-SHA-512", jaas(SCRAM, PASSWORD))
+    del untrusted["ssl.truststore.type"], untrusted["ssl.truststore.location"]
+    with pytest.raises(CredentialsRefused, match="certificate verify failed"):
+        workers(secure_kafka.sasl_ssl_bootstrap, **untrusted)
