@@ -77,11 +77,13 @@ def start_standalone_worker(
     name: str,
     config: dict[str, Any],
     env: dict[str, str] | None = None,
+    worker_extra: dict[str, Any] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``offramp standalone`` in a child process with one connector, logging to
     ``tmp/worker.log``: what crash tests SIGKILL. Offsets are committed every 300 ms,
     and a killed member leaves its classic group after 6 s rather than the default 45 s
-    (until then every commit would fail with a rebalance in progress)."""
+    (until then every commit would fail with a rebalance in progress). ``worker_extra``:
+    more worker keys (the security tests' credentials)."""
     worker = tmp / "worker.json"
     worker.write_text(
         json.dumps(
@@ -90,6 +92,7 @@ def start_standalone_worker(
                 "rest.port": 0,
                 "offset.flush.interval.ms": 300,
                 "consumer.session.timeout.ms": 6000,
+                **(worker_extra or {}),
             }
         )
     )
