@@ -32,6 +32,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from offramp.commas import split_commas
 from offramp.connect_names import refusals
 from offramp.converters import Converter, create_converter
+from offramp.deadletter_names import dead_letter_problems
 from offramp.errors import ConfigError
 from offramp.kafka_security import is_security_key, librdkafka_keys
 from offramp.plugin import CommaList, ConfigModel
@@ -198,8 +199,7 @@ def _topic_problems(topics: list[str], regex: str | None, dlq: str) -> list[str]
             except re.error as exc:
                 problems.append(f"topics.regex is not a valid regex: {exc}")
                 regex = None
-    if dlq and (dlq in topics or (regex and re.fullmatch(regex, dlq))):
-        problems.append(f"errors.deadletterqueue.topic.name {dlq!r} must not be a consumed topic")
+    problems += dead_letter_problems(dlq, topics, regex)
     return problems
 
 

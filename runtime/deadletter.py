@@ -10,18 +10,22 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.cimpl import NewTopic
 
 from offramp.consumer import ProducerFactory, ProducerLike
+from offramp.deadletter_names import dead_letter_topic, is_templated
 from offramp.errors import OfframpError
 from offramp.kafka_refusals import RefusalWatch, admin_and_metadata
 from offramp.records import KafkaMessage
 
-__all__ = ["DeadLetterError", "DeadLetterWriter", "ensure_topic"]
+if TYPE_CHECKING:
+    from offramp.config import WorkerConfig
+
+__all__ = ["DeadLetterError", "DeadLetterWriter", "ensure_topic", "topic_creator"]
 
 log = logging.getLogger("offramp.deadletter")
 
@@ -68,8 +72,22 @@ def _qualified(exc: BaseException) -> str:
     )
 
 
+def topic_creator(worker: WorkerConfig, replication_factor: int) -> Callable[[str], None]:
+    """``ensure_topic`` with the worker's admin settings, for names known only later."""
+    from offramp.kafka_logs import client_logger
+
+    admin_config = {
+        "bootstrap.servers": worker.bootstrap_servers,
+        "logger": client_logger(),
+        **worker.family("admin."),
+    }
+    return lambda topic: ensure_topic(admin_config, topic, replication_factor)
+
+
 class DeadLetterWriter:
-    """Produces dead letters for one task to ``topic``."""
+    """Produces dead letters for one task to ``topic``; with ``${topic}`` in it, to the
+    dead-letter topic of each record's source topic, which ``ensure`` creates the first
+    time this task sends there (the names are known only as records fail)."""
 
     def __init__(
         self,
@@ -79,6 +97,7 @@ class DeadLetterWriter:
         task_id: int,
         context_headers: bool,
         producer_factory: ProducerFactory | None = None,
+        ensure: Callable[[str], None] | None = None,
     ) -> None:
         # Served by flush(): a refused password makes it say why nothing was acknowledged.
         self._refusals = RefusalWatch(f"the dead-letter producer for {topic}", log)
@@ -97,6 +116,24 @@ class DeadLetterWriter:
         self._failures: list[str] = []
         self._lock = threading.Lock()
         self.sent = 0
+        self._templated = is_templated(topic)
+        self._ensure = ensure
+        self._ensured: set[str] = set()
+
+    def _topic_for(self, message: KafkaMessage) -> str:
+        if not self._templated:
+            return self.topic
+        topic = dead_letter_topic(self.topic, message.topic() or "")
+        if topic not in self._ensured:
+            if self._ensure is not None:
+                try:
+                    self._ensure(topic)
+                except Exception as exc:
+                    raise DeadLetterError(
+                        f"could not create the dead-letter topic {topic}: {exc}"
+                    ) from exc
+            self._ensured.add(topic)
+        return topic
 
     def _delivered(self, err: KafkaError | None, _msg: Any) -> None:
         if err is not None:
@@ -128,10 +165,11 @@ class DeadLetterWriter:
             ]
             headers += [(k, v.encode()) for k, v in (extra_headers or {}).items()]
         kind, timestamp = message.timestamp()
+        topic = self._topic_for(message)
         while True:
             try:
                 self._producer.produce(
-                    self.topic,
+                    topic,
                     key=message.key(),
                     value=message.value(),
                     headers=headers,

@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient
 
 from offramp.config import ConnectorConfig, WorkerConfig, validate_connector
 from offramp.deadletter import ensure_topic
+from offramp.deadletter_names import is_templated
 from offramp.errors import (
     ConfigError,
     ConnectorExistsError,
@@ -466,7 +467,11 @@ class Worker:
             return
         s = runtime.config.settings
         try:
-            if s.errors_deadletterqueue_topic_name:
+            # A ${topic} name is one topic per source topic: each task creates its own
+            # as records fail (offramp.deadletter.DeadLetterWriter).
+            if s.errors_deadletterqueue_topic_name and not is_templated(
+                s.errors_deadletterqueue_topic_name
+            ):
                 ensure_topic(
                     {
                         "logger": client_logger(),

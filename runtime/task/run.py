@@ -21,7 +21,7 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from offramp.converters import JsonConverter
-from offramp.deadletter import DeadLetterWriter
+from offramp.deadletter import DeadLetterWriter, topic_creator
 from offramp.gc_tuning import freeze_long_lived, release_long_lived
 from offramp.gil_handoff import shorten_switch_interval
 from offramp.kafka_logs import client_logger
@@ -108,6 +108,7 @@ class TaskRun:
                     task.task_id,
                     s.errors_deadletterqueue_context_headers_enable,
                     task.producer_factory,
+                    topic_creator(task.worker, s.errors_deadletterqueue_topic_replication_factor),
                 )
             self.reporter = FailureReporter(cfg.name, task.task_id, s, self.dlq, self.metrics)
             self.delivery = Delivery(

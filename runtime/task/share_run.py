@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Message
 
 from offramp.converters import JsonConverter
-from offramp.deadletter import DeadLetterWriter
+from offramp.deadletter import DeadLetterWriter, topic_creator
 from offramp.errors import FatalError, RetriableError
 from offramp.kafka_logs import client_logger
 from offramp.kafka_refusals import RefusalWatch
@@ -160,6 +160,7 @@ class ShareRun:
                     task.task_id,
                     s.errors_deadletterqueue_context_headers_enable,
                     task.producer_factory,
+                    topic_creator(task.worker, s.errors_deadletterqueue_topic_replication_factor),
                 )
             self.reporter = FailureReporter(cfg.name, task.task_id, s, self.dlq, self.metrics)
             self.held = _HeldFailures(self.reporter)
