@@ -37,12 +37,13 @@ _message_value = Message.value
 _message_headers = Message.headers
 _message_topic = Message.topic
 _message_partition = Message.partition
+_message_offset = Message.offset
 
 # Up to this many partitions assigned, every chunk asks the position of each (one C call,
 # covering partitions whose position moved past transaction markers without a message).
-# Past it, a chunk asks only for the partitions it holds, and every partition is swept
-# once per SWEEP_SECONDS: with one topic per tenant, 2000 positions after every chunk
-# were most of the loop's time.
+# Past it, a chunk's own last offsets stand for the partitions it holds, and every
+# partition's position is asked once per SWEEP_SECONDS: with one topic per tenant, 2000
+# positions after every chunk were most of the loop's time.
 FULL_POSITIONS_UP_TO = 64
 SWEEP_SECONDS = 1.0
 
@@ -191,7 +192,7 @@ class Ingest:
 
     def _track(self, messages: Sequence[Message], batch: Batch) -> None:
         """The consumer's positions after this chunk belong to ``batch``. Positions (one
-        C call; FULL_POSITIONS_UP_TO says for which partitions) rather than the
+        C call for every partition; FULL_POSITIONS_UP_TO says when) rather than the
         messages' offsets: no per-message work, and transaction markers and compacted
         gaps are covered too. librdkafka moves a partition's position as its messages
         are handed out, whether or not offsets are stored."""
@@ -202,15 +203,23 @@ class Ingest:
         if count <= FULL_POSITIONS_UP_TO or now >= self._next_sweep:
             self._next_sweep = now + SWEEP_SECONDS
             asked = [KafkaTopicPartition(t, p) for t, p in self._ledger.assigned]
+            positions = {
+                TopicPartition(tp.topic, tp.partition): tp.offset
+                for tp in self._consumer.position(asked)
+                if tp.offset != OFFSET_INVALID and tp.offset >= 0
+            }
         else:
-            topics = map(_message_topic, messages)
-            held = set(zip(topics, map(_message_partition, messages), strict=True))
-            asked = [KafkaTopicPartition(t or "", p or 0) for t, p in held]
-        positions = {
-            TopicPartition(tp.topic, tp.partition): tp.offset
-            for tp in self._consumer.position(asked)
-            if tp.offset != OFFSET_INVALID and tp.offset >= 0
-        }
+            # Between sweeps the chunk says it: each partition's last offset (a dict
+            # keeps the last value per key), no C call and no object per partition
+            # assigned. A position moved past markers alone waits for the next sweep.
+            topics, partitions = map(_message_topic, messages), map(_message_partition, messages)
+            held = zip(topics, partitions, strict=True)
+            last = dict(zip(held, map(_message_offset, messages), strict=True))
+            positions = {
+                TopicPartition(t or "", p or 0): o + 1
+                for (t, p), o in last.items()
+                if o is not None
+            }
         self._ledger.track(batch.id, positions)
         if batch.generation != self._ledger.generation:
             batch.books.update(self._ledger.books())

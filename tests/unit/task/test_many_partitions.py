@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from confluent_kafka import Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
@@ -11,6 +12,7 @@ from offramp.config import load_worker_config, validate_connector
 from offramp.metrics import TaskMetrics
 from offramp.records import TopicPartition
 from offramp.registry import PluginRegistry
+from offramp.task import ingest as ingest_module
 from offramp.task.failures import FailureReporter
 from offramp.task.ingest import Batch, Ingest
 from offramp.task.ledger import OffsetLedger
@@ -52,10 +54,10 @@ def _ingest(ledger: OffsetLedger, consumer: Any) -> Ingest:
     return Ingest(config, False, reporter, metrics, ledger, consumer, "c")
 
 
-def test_a_chunk_asks_positions_of_its_own_partitions_only() -> None:
-    """With 2000 single-partition topics assigned, a chunk from two of them asks two
-    positions (after the first chunk's sweep of all), and writing the batch commits
-    exactly those two partitions' ends."""
+def test_a_chunk_tracks_its_own_partitions_only() -> None:
+    """With 2000 single-partition topics assigned, a chunk from two of them asks the
+    consumer nothing (after the first chunk's sweep of all): its own last offsets give
+    those two partitions' ends, which writing the batch commits, and nothing else."""
     ledger = OffsetLedger()
     tps = [TopicPartition(f"t{i}", 0) for i in range(TENANTS)]
     ledger.assign(tps, {})
@@ -68,7 +70,7 @@ def test_a_chunk_asks_positions_of_its_own_partitions_only() -> None:
         Message(topic="t9", partition=0, offset=0, value=b"c")
     ]
     ingest.add(chunk, second)
-    assert consumer.asked == [TENANTS, 2]
+    assert consumer.asked == [TENANTS]
     ledger.written(second.id, dead_letters=False)
     assert ledger.committable() == {TopicPartition("t7", 0): 3, TopicPartition("t9", 0): 1}
     assert len(second.records) == 4
@@ -94,3 +96,26 @@ def test_a_classic_regex_connector_refreshes_metadata_sooner_unless_told() -> No
     assert _refresh("classic", override, {}) == "1000"
     worker_wide = {"consumer.topic.metadata.refresh.interval.ms": "2000"}
     assert _refresh("classic", regex, worker_wide) == "2000"
+
+
+def test_the_sweep_covers_a_position_moved_without_a_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A partition whose position moved past a transaction marker (no message in any
+    chunk) is tracked at the next sweep, a second later, and becomes committable."""
+    ledger = OffsetLedger()
+    ledger.assign([TopicPartition(f"t{i}", 0) for i in range(TENANTS)], {})
+    consumer = _Positions()
+    ingest = _ingest(ledger, consumer)
+    clock = [100.0]
+    monkeypatch.setattr(ingest_module.time, "monotonic", lambda: clock[0])
+    ingest.add([Message(topic="t0", partition=0, offset=0, value=b"a")], Batch(1))
+    consumer.ends = {("t0", 0): 1, ("t5", 0): 4}  # t5: records 0-2 aborted, 3 a marker
+    ingest.add([Message(topic="t0", partition=0, offset=1, value=b"b")], Batch(2))
+    assert TopicPartition("t5", 0) not in ledger.committable()
+    clock[0] += ingest_module.SWEEP_SECONDS
+    ingest.add([Message(topic="t0", partition=0, offset=2, value=b"c")], Batch(3))
+    for batch in (1, 2, 3):
+        ledger.written(batch, dead_letters=False)
+    assert ledger.committable()[TopicPartition("t5", 0)] == 4
+    assert len(consumer.asked) == 2
