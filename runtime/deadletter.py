@@ -23,7 +23,7 @@ from offramp.kafka_refusals import RefusalWatch, admin_and_metadata
 from offramp.records import KafkaMessage
 
 if TYPE_CHECKING:
-    from offramp.config import WorkerConfig
+    from offramp.config import ConnectorConfig, WorkerConfig
 
 __all__ = ["DeadLetterError", "DeadLetterWriter", "ensure_topic", "topic_creator"]
 
@@ -72,16 +72,18 @@ def _qualified(exc: BaseException) -> str:
     )
 
 
-def topic_creator(worker: WorkerConfig, replication_factor: int) -> Callable[[str], None]:
-    """``ensure_topic`` with the worker's admin settings, for names known only later."""
+def topic_creator(worker: WorkerConfig, config: ConnectorConfig) -> Callable[[str], None]:
+    """``ensure_topic`` with the admin settings the worker uses for the connector's
+    dead-letter topic (``offramp.worker``), for names known only as records fail."""
     from offramp.kafka_logs import client_logger
 
     admin_config = {
-        "bootstrap.servers": worker.bootstrap_servers,
         "logger": client_logger(),
-        **worker.family("admin."),
+        **worker.client_config("admin"),
+        **config.admin_overrides,
     }
-    return lambda topic: ensure_topic(admin_config, topic, replication_factor)
+    replication = config.settings.errors_deadletterqueue_topic_replication_factor
+    return lambda topic: ensure_topic(admin_config, topic, replication)
 
 
 class DeadLetterWriter:

@@ -160,7 +160,7 @@ class ShareRun:
                     task.task_id,
                     s.errors_deadletterqueue_context_headers_enable,
                     task.producer_factory,
-                    topic_creator(task.worker, s.errors_deadletterqueue_topic_replication_factor),
+                    topic_creator(task.worker, cfg),
                 )
             self.reporter = FailureReporter(cfg.name, task.task_id, s, self.dlq, self.metrics)
             self.held = _HeldFailures(self.reporter)
