@@ -149,3 +149,41 @@ def test_a_missing_client_certificate_or_an_untrusted_broker_fails_the_worker_st
     del untrusted["ssl.truststore.type"], untrusted["ssl.truststore.location"]
     with pytest.raises(CredentialsRefused, match="certificate verify failed"):
         workers(secure_kafka.sasl_ssl_bootstrap, **untrusted)
+
+
+def test_an_override_the_policy_forbids_is_refused_over_rest_by_key(
+    secure_kafka: KafkaBroker, topic: str, unique: str, workers: Callable[..., Worker]
+) -> None:
+    """Under connector.client.config.override.policy=Principal, config/validate counts a
+    consumer.override.fetch.max.bytes as an error under that key, naming the policy, and
+    POST /connectors refuses it (400); the principal keys alone are accepted."""
+    worker = workers(
+        secure_kafka.sasl_ssl_bootstrap,
+        **sasl_ssl(secure_kafka, "SCRAM-SHA-512", jaas(SCRAM, PASSWORD)),
+        **{"connector.client.config.override.policy": "Principal"},
+    )
+    principal = {"consumer.override.sasl.jaas.config": jaas(SCRAM, PASSWORD)}
+    forbidden = {**principal, "consumer.override.fetch.max.bytes": "1048576"}
+    name = f"policy-{unique}"
+    server = RestServer(worker).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30.0) as client:
+            config = {"name": name, **sink_config(topic, **forbidden)}
+            answer = client.put("/connector-plugins/recording/config/validate", json=config)
+            result = answer.json()
+            assert answer.status_code == 200 and result["error_count"] == 1, answer.text
+            errors = {
+                c["value"]["name"]: c["value"]["errors"]
+                for c in result["configs"]
+                if c["value"]["errors"]
+            }
+            (reason,) = errors["consumer.override.fetch.max.bytes"]
+            assert "override.policy is Principal" in reason
+            refused = client.post("/connectors", json={"name": name, "config": config})
+            assert refused.status_code == 400
+            assert "consumer.override.fetch.max.bytes" in refused.json()["message"]
+            body = {"name": name, "config": sink_config(topic, **principal)}
+            assert client.post("/connectors", json=body).status_code == 201
+    finally:
+        server.stop()
+    wait_for(lambda: len(recordings(name)) == 200)
