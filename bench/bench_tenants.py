@@ -23,7 +23,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import Producer
+import orjson
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.generator import call_events
@@ -114,6 +115,33 @@ def _create(admin: AdminClient, topics: list[str], partitions: int = 1) -> None:
         futures = admin.create_topics([NewTopic(t, partitions, 1) for t in chunk])
         for future in futures.values():
             future.result(120)
+
+
+def raw_loop(bootstrap: str, subscription: str, records: int, group: str) -> float:
+    """A hand-written consumer over the same layout (orjson.loads each value), with the
+    settings a task's consumer gets: what the client itself makes of the layout."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.queue.backoff.ms": 50,
+            "queued.max.messages.kbytes": 32768,
+        }
+    )
+    consumer.subscribe([subscription])
+    seen, first, loads = 0, 0.0, orjson.loads
+    while seen < records:
+        messages = consumer.consume(1000, 1.0)
+        if messages and not seen:
+            first = time.perf_counter()
+        for m in messages:
+            loads(m.value())
+        seen += len(messages)
+    elapsed = time.perf_counter() - first
+    consumer.close()
+    return records / elapsed
 
 
 def drain(
@@ -236,6 +264,12 @@ def main() -> int:
             )
         ratio = results["tenants"].records_per_s / results[SINGLE].records_per_s
         print(f"throughput ratio tenants/single24: {ratio:.2f}")
+        raw_single = raw_loop(broker.bootstrap, f"{prefix}.{SINGLE}", records, "raw-single")
+        raw_tenants = raw_loop(broker.bootstrap, f"^{prefix}\\.[0-9]+\\.calls$", records, "raw-t")
+        print(
+            f"raw consumer loop: single24 {raw_single:,.0f} rec/s, tenants {raw_tenants:,.0f}"
+            f" rec/s, ratio {raw_tenants / raw_single:.2f}"
+        )
     return 0
 
 

@@ -8,9 +8,20 @@ from typing import Any
 
 from offramp.config import ConnectorConfig, WorkerConfig
 
-__all__ = ["REGEX_METADATA_REFRESH_MS", "consumer_config", "instance_id", "is_incremental"]
+__all__ = [
+    "REGEX_METADATA_REFRESH_MS",
+    "REGEX_QUEUED_MIN_MESSAGES",
+    "consumer_config",
+    "instance_id",
+    "is_incremental",
+]
 
 REGEX_METADATA_REFRESH_MS = 5000  # a new topic matches within this (plus a rebalance)
+# librdkafka prefetches a partition while fewer than queued.min.messages of it are queued
+# (default 100 000), into one queue the task reads in order: a tenant's flood filled it
+# and a quiet tenant's records waited behind all of it (measured: behind 36 500 of 36 500
+# flood records; at 10 000, behind 15 000 — one fetch or so). docs/tenants.md.
+REGEX_QUEUED_MIN_MESSAGES = 10000
 
 # Kafka checks a group.instance.id as it checks a topic name: these characters, 249 long.
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]")
@@ -55,6 +66,9 @@ def consumer_config(config: ConnectorConfig, worker: WorkerConfig, task_id: int)
     }
     if worker.group_protocol == "classic":
         conf["partition.assignment.strategy"] = "cooperative-sticky"
+    if config.settings.topics_regex:
+        # A regex connector reads many tenants' topics: no one's backlog fills the queue.
+        conf["queued.min.messages"] = REGEX_QUEUED_MIN_MESSAGES
     if worker.group_protocol == "classic" and config.settings.topics_regex:
         # Under classic the client matches the regex against its own metadata,
         # refreshed every 5 min by default: a new tenant topic waited that long.

@@ -16,7 +16,11 @@ from offramp.task import ingest as ingest_module
 from offramp.task.failures import FailureReporter
 from offramp.task.ingest import Batch, Ingest
 from offramp.task.ledger import OffsetLedger
-from offramp.task.settings import REGEX_METADATA_REFRESH_MS, consumer_config
+from offramp.task.settings import (
+    REGEX_METADATA_REFRESH_MS,
+    REGEX_QUEUED_MIN_MESSAGES,
+    consumer_config,
+)
 from offramp.testing import RecordingSinkConnector
 
 TENANTS = 2000
@@ -76,12 +80,18 @@ def test_a_chunk_tracks_its_own_partitions_only() -> None:
     assert len(second.records) == 4
 
 
-def _refresh(protocol: str, extra: dict[str, str], worker_extra: dict[str, str]) -> object:
+def _setting(
+    protocol: str, extra: dict[str, str], worker_extra: dict[str, str], key: str
+) -> object:
     registry = PluginRegistry()
     registry.register("recording", RecordingSinkConnector)
     worker = load_worker_config({"group.protocol": protocol, **worker_extra}, environ={})
     config = validate_connector("c", {"connector.class": "recording", **extra}, worker, registry)
-    return consumer_config(config, worker, 0).get("topic.metadata.refresh.interval.ms")
+    return consumer_config(config, worker, 0).get(key)
+
+
+def _refresh(protocol: str, extra: dict[str, str], worker_extra: dict[str, str]) -> object:
+    return _setting(protocol, extra, worker_extra, "topic.metadata.refresh.interval.ms")
 
 
 def test_a_classic_regex_connector_refreshes_metadata_sooner_unless_told() -> None:
@@ -119,3 +129,16 @@ def test_the_sweep_covers_a_position_moved_without_a_message(
         ledger.written(batch, dead_letters=False)
     assert ledger.committable()[TopicPartition("t5", 0)] == 4
     assert len(consumer.asked) == 2
+
+
+def test_a_regex_connector_prefetches_less_per_partition_unless_told() -> None:
+    """A topics.regex connector (many tenants) prefetches at most 10 000 messages of a
+    partition under both protocols, so one tenant's backlog can't fill the fetch queue;
+    a topics list keeps the client's default; consumer.override.* wins."""
+    regex = {"topics.regex": "tenant\\..*"}
+    key = "queued.min.messages"
+    for protocol in ("classic", "consumer"):
+        assert _setting(protocol, regex, {}, key) == REGEX_QUEUED_MIN_MESSAGES
+    assert _setting("classic", {"topics": "a"}, {}, key) is None
+    override = {**regex, f"consumer.override.{key}": "500"}
+    assert _setting("classic", override, {}, key) == "500"
