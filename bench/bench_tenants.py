@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import resource
 import sys
 import threading
 import time
@@ -144,6 +143,16 @@ def raw_loop(bootstrap: str, subscription: str, records: int, group: str) -> flo
     return records / elapsed
 
 
+def _peak_rss_kb() -> int:
+    """This process's peak RSS since it started. Not getrusage's ru_maxrss: Linux carries
+    that over fork and exec, so a spawned child reported its parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def drain(
     bootstrap: str,
     protocol: str,
@@ -200,7 +209,7 @@ def drain(
         SEEN.watch_seen.wait(300)
         new_topic_s = time.perf_counter() - created
     worker.shutdown()
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_kb = _peak_rss_kb()
     out.put(
         Figures(
             layout,
