@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import socket
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,6 +104,30 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     stand_in: EmbeddingsServer
 
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Cut every open keep-alive connection, as a server going down does; otherwise
+        their handler threads would go on answering after ``stop()``."""
+        with self.connections_lock:
+            open_now, self.connections = list(self.connections), set()
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
 
 class EmbeddingsServer:
     """Serves ``/v1/embeddings`` on 127.0.0.1 from a background thread until ``stop()``."""
@@ -142,6 +168,7 @@ class EmbeddingsServer:
             self._thread.join(10)
             self._thread = None
         self._http.server_close()
+        self._http.drop_connections()
 
     def __enter__(self) -> EmbeddingsServer:
         return self.start()

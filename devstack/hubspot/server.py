@@ -103,6 +103,7 @@ class HubSpotStub:
         self._lock = threading.Lock()
         self._calls: list[CallRecord] = []
         self._injected: deque[_Injected] = deque()
+        self._outage: _Injected | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -215,6 +216,16 @@ class HubSpotStub:
         with self._lock:
             self._injected.extend(_Injected(status, body, retry_after) for _ in range(times))
 
+    def begin_outage(self, status: int = 503, retry_after: float | None = None) -> None:
+        """Answer every ``/crm/`` call with ``status`` until ``end_outage()``: HubSpot
+        having a bad minute (its 502/503/504 come with its usual error body)."""
+        with self._lock:
+            self._outage = _Injected(status, None, retry_after)
+
+    def end_outage(self) -> None:
+        with self._lock:
+            self._outage = None
+
     def set_limits(
         self,
         per_10s: int | None = None,
@@ -265,8 +276,8 @@ class HubSpotStub:
             self.portal.serve_account(method, path, data)
         try:
             self.limits.take(now)
-            if self._injected:
-                injected = self._injected.popleft()
+            injected = self._injected.popleft() if self._injected else self._outage
+            if injected is not None:
                 extra = (
                     {}
                     if injected.retry_after is None

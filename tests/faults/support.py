@@ -260,12 +260,19 @@ def metric_total(metrics: Mapping[tuple[str, str, str], float], name: str, conne
 
 class KeyedFeeder:
     """Produces records ``0, 1, 2…`` at ``rate`` per second to every topic of ``topics``
-    until stopped: key ``str(n)``, value ``{"n": n}``, idempotent, so each acknowledged
-    number is in the topic exactly once. ``acked[topic]`` holds the acknowledged
-    numbers; a delivery error is kept and raised by ``stop()``."""
+    until stopped: key ``str(n)``, value ``{"n": n}`` (or ``value_of(n)``), idempotent,
+    so each acknowledged number is in the topic exactly once. ``acked[topic]`` holds
+    the acknowledged numbers; a delivery error is kept and raised by ``stop()``."""
 
-    def __init__(self, bootstrap: str, topics: list[str], rate: float) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: list[str],
+        rate: float,
+        value_of: Callable[[int], dict[str, Any]] | None = None,
+    ) -> None:
         self.topics = topics
+        self.value_of = value_of or (lambda n: {"n": n})
         self.rate = rate
         self.acked: dict[str, list[int]] = {topic: [] for topic in topics}
         self.errors: list[str] = []
@@ -300,7 +307,7 @@ class KeyedFeeder:
                         produce_waiting(
                             producer,
                             topic,
-                            orjson.dumps({"n": n}),
+                            orjson.dumps(self.value_of(n)),
                             key=str(n).encode(),
                             on_delivery=self._on_delivery,
                         )
