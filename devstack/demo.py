@@ -26,6 +26,7 @@ from devstack.demo_hubspot import HubSpotSection
 from devstack.demo_progress import Progress, summary_table
 from devstack.demo_qdrant import QdrantSection
 from devstack.demo_s3 import S3Section
+from devstack.demo_slack import SlackSection
 from devstack.demo_sql import SqlSection
 from devstack.generator import produce_calls
 from devstack.kafka import KafkaBroker, free_port
@@ -63,7 +64,14 @@ class FileSection:
 
 
 def sections() -> list[DemoSection]:
-    return [FileSection(), HubSpotSection(), QdrantSection(), S3Section(), SqlSection()]
+    return [
+        FileSection(),
+        HubSpotSection(),
+        QdrantSection(),
+        S3Section(),
+        SqlSection(),
+        SlackSection(),
+    ]
 
 
 @contextlib.contextmanager

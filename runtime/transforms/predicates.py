@@ -1,19 +1,32 @@
 """Predicates: ``TopicNameMatches``, ``HasHeaderKey``, ``RecordIsTombstone``, and
-offramp's ``HeaderValueMatches``.
+offramp's ``HeaderValueMatches`` and ``FieldValueMatches``.
 
-``HeaderValueMatches`` is offramp's own (Kafka Connect has no way to test a header's
-value): it lets a connector keep one CloudEvent type out of a shared topic, e.g.
-``ce-type`` = ``com.example.call.completed.v1``, with ``Filter`` and ``negate=true``.
+The last two are offramp's own (Kafka Connect has no way to test a header's or a
+field's value). ``HeaderValueMatches`` lets a connector keep one CloudEvent type out of
+a shared topic, e.g. ``ce-type`` = ``com.example.call.completed.v1``, with ``Filter``
+and ``negate=true``; ``FieldValueMatches`` picks records by what they say, e.g. the
+calls whose ``data.status`` is ``failed`` for an alerting sink.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from offramp.records import SinkRecord
 from offramp.transforms.base import Predicate
 from offramp.transforms.config import ConfigReader
+from offramp.transforms.field_path import SYNTAX_VERSIONS, parse_field_path, value_at
 from offramp.transforms.java_regex import NEVER_MATCHES
 
-__all__ = ["HasHeaderKey", "HeaderValueMatches", "RecordIsTombstone", "TopicNameMatches"]
+__all__ = [
+    "FieldValueMatches",
+    "HasHeaderKey",
+    "HeaderValueMatches",
+    "RecordIsTombstone",
+    "TopicNameMatches",
+]
 
 _ANSWERS_LIMIT = 1024  # distinct header values remembered (ids, timestamps never repeat)
 
@@ -71,3 +84,43 @@ class HeaderValueMatches(Predicate):
             if len(self._answers) < _ANSWERS_LIMIT:
                 self._answers[value] = answer
         return answer
+
+
+class FieldValueMatches(Predicate):
+    """True when the value's field ``field`` exists, is not null, and its text fully
+    matches ``pattern`` (a Java regex).
+
+    ``field`` is a path (``field.syntax.version``, default ``V2`` here, so ``data.status``
+    reaches into nested objects; ``V1`` takes it as one name). Text is the string
+    itself; booleans are ``true``/``false``, numbers their JSON form, objects and lists
+    their compact JSON. A value that is not an object (a tombstone, a bare string) has
+    no fields: False, never an error, so a predicate can't fail a record.
+    """
+
+    def configure(self, config: ConfigReader) -> None:
+        field = config.required_string("field")
+        version = config.choice("field.syntax.version", SYNTAX_VERSIONS, default="V2")
+        self.path = [field]
+        try:
+            self.path = parse_field_path(field, version)
+        except ValueError as exc:
+            config.error("field", str(exc))
+        pattern = config.regex("pattern")
+        self.pattern = NEVER_MATCHES if pattern is None else pattern
+
+    def test(self, record: SinkRecord) -> bool:
+        if not isinstance(record.value, dict):
+            return False
+        found = value_at(record.value, self.path)
+        if found is None:
+            return False
+        return self.pattern.fullmatch(_as_text(found)) is not None
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:  # booleans as true/false, numbers, objects and lists as compact JSON
+        return orjson.dumps(value).decode()
+    except TypeError:  # bytes, a struct object: its repr is all there is to match
+        return str(value)

@@ -22,6 +22,7 @@ from offramp.transforms.hoist import HoistFieldKey, HoistFieldValue
 from offramp.transforms.insert import InsertFieldKey, InsertFieldValue
 from offramp.transforms.mask import MaskFieldKey, MaskFieldValue
 from offramp.transforms.predicates import (
+    FieldValueMatches,
     HasHeaderKey,
     HeaderValueMatches,
     RecordIsTombstone,
@@ -79,8 +80,10 @@ PREDICATES: dict[str, type[Predicate]] = {
     _KAFKA + "predicates.RecordIsTombstone": RecordIsTombstone,
     _KAFKA + "predicates.TopicNameMatches": TopicNameMatches,
     "dev.offramp.transforms.predicates.HeaderValueMatches": HeaderValueMatches,
+    "dev.offramp.transforms.predicates.FieldValueMatches": FieldValueMatches,
 }
-"""Every predicate, by class name (``HeaderValueMatches`` is offramp's own)."""
+"""Every predicate, by class name (``HeaderValueMatches`` and ``FieldValueMatches`` are
+offramp's own)."""
 
 
 TRANSFORMATION_PLUGINS: ExtensionGroup[Transformation] = ExtensionGroup(

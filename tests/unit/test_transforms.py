@@ -233,6 +233,53 @@ def test_only_one_cloudevent_type_is_kept() -> None:
     assert survivors == [completed]
 
 
+def test_field_value_matches_picks_records_by_a_nested_field() -> None:
+    """Filter + negated FieldValueMatches on ``data.status`` keeps the failed calls only;
+    records without the field, with null, or not an object are not matched."""
+    chain = TransformChain.from_config(
+        {
+            "transforms": "onlyFailed",
+            "transforms.onlyFailed.type": "Filter",
+            "transforms.onlyFailed.predicate": "failed",
+            "transforms.onlyFailed.negate": "true",
+            "predicates": "failed",
+            "predicates.failed.type": "FieldValueMatches",
+            "predicates.failed.field": "data.status",
+            "predicates.failed.pattern": "failed|error",
+        }
+    )
+    failed = make_record({"data": {"status": "failed"}}, offset=1)
+    errored = make_record({"data": {"status": "error"}}, offset=2)
+    ok = make_record({"data": {"status": "completed"}}, offset=3)
+    partial = make_record({"data": {"status": "failed-over"}}, offset=4)  # a full match
+    missing = make_record({"data": {}}, offset=5)
+    null = make_record({"data": {"status": None}}, offset=6)
+    bare = make_record("failed", offset=7)
+    survivors, failures = chain.apply_batch([failed, errored, ok, partial, missing, null, bare])
+    assert survivors == [failed, errored] and failures == []
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern", "matched"),
+    [(True, "true", True), (42, "4[0-9]", True), (1.5, "1\\.5", True), (["a"], '\\["a"\\]', True)],
+)
+def test_field_value_matches_reads_non_text_values_as_json(
+    value: object, pattern: str, matched: bool
+) -> None:
+    """Booleans, numbers and lists are matched in their JSON text."""
+    predicate = predicate_class("FieldValueMatches")({"field": "v", "pattern": pattern})
+    assert predicate.test(make_record({"v": value})) is matched
+
+
+def test_field_value_matches_v1_takes_a_dotted_name_whole() -> None:
+    """With field.syntax.version=V1 the field ``a.b`` is one name, as in Kafka Connect."""
+    predicate = predicate_class("dev.offramp.transforms.predicates.FieldValueMatches")(
+        {"field": "a.b", "field.syntax.version": "V1", "pattern": "x"}
+    )
+    assert predicate.test(make_record({"a.b": "x"}))
+    assert not predicate.test(make_record({"a": {"b": "x"}}))
+
+
 def test_failures_carry_the_original_record_and_name_the_alias() -> None:
     """A failing record is reported as consumed, with a TransformError naming the alias."""
     chain = TransformChain.from_config(

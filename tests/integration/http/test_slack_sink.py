@@ -51,8 +51,9 @@ def test_failed_calls_alert_within_slacks_rate_and_all_arrive(
     unique: str,
     stand_ins: StandIns,
 ) -> None:
-    """A Filter drops completed calls; the stand-in (2 msg/s, burst 2) never refuses one
-    (no 429), and gets every failed call's alert, in order."""
+    """A Filter keeps the calls whose data.status is failed (FieldValueMatches); the
+    stand-in (2 msg/s, burst 2) never refuses one (no 429), and gets every failed call's
+    alert, in order."""
     stub = stand_ins[1](per_second=2.0, burst=2)
     topic, name = make_topic("alerts"), f"alerts-{unique}"
     produce(
@@ -74,11 +75,12 @@ def test_failed_calls_alert_within_slacks_rate_and_all_arrive(
             "slack.messages.per.second": "2",
             "transforms": "alerts",
             "transforms.alerts.type": "org.apache.kafka.connect.transforms.Filter",
-            "transforms.alerts.predicate": "completed",
-            "predicates": "completed",
-            "predicates.completed.type": "HeaderValueMatches",
-            "predicates.completed.header.name": "ce-type",
-            "predicates.completed.pattern": "call\\.completed",
+            "transforms.alerts.predicate": "failed",
+            "transforms.alerts.negate": "true",
+            "predicates": "failed",
+            "predicates.failed.type": "FieldValueMatches",
+            "predicates.failed.field": "data.status",
+            "predicates.failed.pattern": "failed",
         },
     )
     worker.create(name, config)
