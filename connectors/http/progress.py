@@ -25,6 +25,10 @@ class Progress:
     def __init__(self) -> None:
         self._settled: dict[Coordinates, RecordFailure | None] = {}
 
+    def __bool__(self) -> bool:
+        """Whether anything is remembered (an earlier attempt left records settled)."""
+        return bool(self._settled)
+
     def __contains__(self, record: SinkRecord) -> bool:
         return coordinates(record) in self._settled
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -109,9 +110,17 @@ class Template:
     def constant(self) -> bool:
         return not self.fields
 
+    @cached_property
+    def _literal(self) -> str | None:
+        """The whole text when no piece is a field (braces unescaped), else None."""
+        return "".join(p for p in self.pieces if isinstance(p, str)) if self.constant else None
+
     def render(self, record: SinkRecord, escape: Callable[[str], str] | None = None) -> str:
         """The text for ``record``; ``escape`` is applied to each field's text (URLs
         percent-encode it). Raises ``MissingField``."""
+        literal = self._literal  # most URLs name no field: no work per record
+        if literal is not None:
+            return literal
         out: list[str] = []
         for piece in self.pieces:
             if isinstance(piece, str):

@@ -64,6 +64,15 @@ class _Outcome:
     split: BatchError | None = None
 
 
+def _in_record_order(
+    records: Sequence[SinkRecord], failures: list[RecordFailure]
+) -> list[RecordFailure] | None:
+    if not failures:
+        return None
+    position = {id(r): n for n, r in enumerate(records)}
+    return sorted(failures, key=lambda f: position.get(id(f.record), len(records)))
+
+
 class HttpWriter(BatchWriter):
     """Sends records to ``http.url``; at least once, with ids a receiver can dedupe on."""
 
@@ -86,12 +95,16 @@ class HttpWriter(BatchWriter):
         self.progress = Progress()
 
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
-        todo = [r for r in records if r not in self.progress]
+        fresh = not self.progress  # no earlier attempt of this batch left anything
+        todo = records if fresh else [r for r in records if r not in self.progress]
         items, failures = self.builder.items(todo)
-        for failure in failures:
-            self.progress.refused(failure)
         requests = self.builder.requests(items)
         outcomes = self._send(requests)
+        if fresh and not any(o.fatal or o.transient or o.split for o in outcomes):
+            # Settled in one attempt (the usual case): nothing to remember per record.
+            return _in_record_order(records, failures + [f for o in outcomes for f in o.failures])
+        for failure in failures:
+            self.progress.refused(failure)
         for outcome in outcomes:
             for record in outcome.settled:
                 self.progress.written(record)
