@@ -150,6 +150,9 @@ class SqlWriter(BatchWriter):
             raise
         self.positions: dict[TopicPartition, StoredOffset | None] = {}
         self._stale = False  # positions must be re-read before the next write
+        # Transactions rolled back because the offsets row no longer said what this task
+        # expected: the evidence that a zombie tried to write and was refused.
+        self.fenced = 0
         # Upsert and update only need each key's last version; insert applies them all.
         self._dedupe = config.insert_mode != "insert"
         # Batches prepared on the task thread, oldest first: the one being written and
@@ -257,7 +260,13 @@ class SqlWriter(BatchWriter):
             try:
                 return self._write(records)
             except _Fenced as fenced:
-                self.log.warning("offsets moved under this task (%s); re-reading them", fenced)
+                self.fenced += 1
+                self.log.warning(
+                    "write refused: the offsets of %s moved under this task (another task "
+                    "took them over, or our last commit landed after all); rolled back the "
+                    "batch, re-reading them",
+                    fenced,
+                )
                 self._stale = True
         raise RetriableError(
             "another writer keeps advancing the offsets of these partitions in "
@@ -442,6 +451,8 @@ class SqlWriter(BatchWriter):
             # skips rows already written and re-sends unconfirmed refusals.
             self.log.warning("could not record committed offsets in the database: %s", exc)
             self._stale = True
+            if isinstance(exc, _Fenced):
+                self.fenced += 1
             if not isinstance(exc, _Fenced) and classify(exc) is ErrorKind.TRANSIENT:
                 self._drop_connection()
             return offsets
