@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final
 import orjson
 import simdjson
 
-from offramp.errors import ConfigError, ConversionError, PluginNotFoundError
+from offramp.errors import ConfigError, ConversionError, PluginNotFoundError, RetriableError
 from offramp.extensions import ExtensionGroup
 from offramp.plugin import ConfigModel
 from offramp.plugin_config import read_config
@@ -92,6 +92,8 @@ class Converter(ABC):
         for i, (data, hdrs) in enumerate(zip(datas, headers, strict=True)):
             try:
                 out.values.append(self.convert(data, hdrs))
+            except RetriableError:
+                raise  # transient (a registry down): the whole batch is retried
             except Exception as exc:
                 out.values.append(None)
                 out.errors[i] = _conversion_error(exc, self)

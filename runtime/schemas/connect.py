@@ -1,0 +1,159 @@
+"""Avro, JSON Schema and Protobuf schemas as Kafka Connect's schema structure.
+
+The structure is the one ``JsonConverter`` carries with ``schemas.enable``
+(``{"type": "struct", "fields": [{"field": "id", "type": "int64", "optional": false}]}``,
+logical types by ``name``), so a sink that makes typed columns from the JSON envelope
+(the SQL sink) does the same from a registry's schema, with no format of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["from_avro", "from_json_schema", "from_protobuf"]
+
+_DECIMAL = "org.apache.kafka.connect.data.Decimal"
+_DATE = "org.apache.kafka.connect.data.Date"
+_TIME = "org.apache.kafka.connect.data.Time"
+_TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
+
+_AVRO_PRIMITIVES = {
+    "boolean": "boolean",
+    "int": "int32",
+    "long": "int64",
+    "float": "float32",
+    "double": "float64",
+    "string": "string",
+    "bytes": "bytes",
+    "fixed": "bytes",
+    "enum": "string",
+}
+_AVRO_LOGICAL = {
+    "date": ("int32", _DATE),
+    "time-millis": ("int32", _TIME),
+    "time-micros": ("int64", _TIME),
+    "timestamp-millis": ("int64", _TIMESTAMP),
+    "timestamp-micros": ("int64", _TIMESTAMP),
+    "local-timestamp-millis": ("int64", _TIMESTAMP),
+    "local-timestamp-micros": ("int64", _TIMESTAMP),
+}
+
+
+def from_avro(schema: Any, optional: bool = False) -> dict[str, Any]:
+    """An Avro schema (parsed JSON) as a Connect schema; a union with null is optional,
+    any other union (no Connect type of its own) is a struct kept as JSON."""
+    if isinstance(schema, list):
+        branches = [b for b in schema if b != "null"]
+        nullable = len(branches) < len(schema)
+        if len(branches) == 1:
+            return from_avro(branches[0], optional or nullable)
+        return {"type": "struct", "fields": [], "optional": True}
+    if isinstance(schema, str):
+        schema = {"type": schema}
+    kind = schema.get("type")
+    if isinstance(kind, dict | list):
+        return from_avro(kind, optional)
+    out: dict[str, Any]
+    logical = schema.get("logicalType")
+    if logical == "decimal":
+        scale = int(schema.get("scale", 0))
+        out = {"type": "bytes", "name": _DECIMAL, "parameters": {"scale": str(scale)}}
+    elif logical in _AVRO_LOGICAL:
+        base, name = _AVRO_LOGICAL[logical]
+        out = {"type": base, "name": name}
+    elif kind == "record":
+        out = {
+            "type": "struct",
+            "name": schema.get("name"),
+            "fields": [{**from_avro(f["type"]), "field": f["name"]} for f in schema["fields"]],
+        }
+    elif kind == "array":
+        out = {"type": "array", "items": from_avro(schema["items"])}
+    elif kind == "map":
+        out = {"type": "map", "keys": {"type": "string"}, "values": from_avro(schema["values"])}
+    else:
+        out = {"type": _AVRO_PRIMITIVES.get(str(kind), "string")}
+    out["optional"] = optional
+    return out
+
+
+_JSON_TYPES = {
+    "integer": "int64",
+    "number": "float64",
+    "boolean": "boolean",
+    "string": "string",
+    "object": "struct",
+    "array": "array",
+}
+
+
+def from_json_schema(schema: Any, optional: bool = False) -> dict[str, Any]:
+    """A JSON Schema as a Connect schema: an object's properties are its fields (those
+    not ``required``, or whose type admits null, optional); ``format: date-time`` and
+    ``date`` stay strings (JSON has no such values)."""
+    if not isinstance(schema, dict):
+        return {"type": "string", "optional": True}
+    types = schema.get("type")
+    if isinstance(types, list):
+        nullable = "null" in types
+        types = [t for t in types if t != "null"]
+        optional = optional or nullable
+        types = types[0] if len(types) == 1 else None
+    if types is None and isinstance(schema.get("oneOf"), list):
+        branches = [b for b in schema["oneOf"] if b.get("type") != "null"]
+        if len(branches) == 1:
+            return from_json_schema(branches[0], optional or len(branches) < len(schema["oneOf"]))
+    kind = _JSON_TYPES.get(str(types), "string")
+    out: dict[str, Any] = {"type": kind, "optional": optional}
+    if kind == "struct":
+        required = set(schema.get("required") or ())
+        out["fields"] = [
+            {**from_json_schema(sub, name not in required), "field": name}
+            for name, sub in (schema.get("properties") or {}).items()
+        ]
+        out["name"] = schema.get("title")
+    return out
+
+
+# google.protobuf.descriptor.FieldDescriptor type numbers.
+_PROTO_TYPES = {
+    1: "float64",  # double
+    2: "float32",  # float
+    3: "int64",
+    4: "int64",  # uint64
+    5: "int32",
+    6: "int64",  # fixed64
+    7: "int32",  # fixed32
+    8: "boolean",
+    9: "string",
+    12: "bytes",
+    13: "int64",  # uint32
+    14: "string",  # enum: by name, as MessageToDict gives it
+    15: "int32",  # sfixed32
+    16: "int64",  # sfixed64
+    17: "int32",  # sint32
+    18: "int64",  # sint64
+}
+_PROTO_MESSAGE = 11
+# A Timestamp as the RFC 3339 text Protobuf's JSON mapping gives it.
+_WELL_KNOWN = {"google.protobuf.Timestamp": {"type": "string"}}
+
+
+def from_protobuf(descriptor: Any, optional: bool = False) -> dict[str, Any]:
+    """A Protobuf message descriptor as a Connect struct. Proto3 scalars always have a
+    value (their default when unset), so they are not optional; ``optional`` fields,
+    messages and repeated fields are."""
+    fields = []
+    for f in descriptor.fields:
+        is_list = f.label == 3  # LABEL_REPEATED
+        if f.type == _PROTO_MESSAGE:
+            full = f.message_type.full_name
+            spec = dict(_WELL_KNOWN.get(full) or from_protobuf(f.message_type, True))
+            spec["optional"] = True
+        else:
+            has_presence = bool(getattr(f, "has_presence", False))
+            spec = {"type": _PROTO_TYPES.get(f.type, "string"), "optional": has_presence}
+        if is_list:
+            spec = {"type": "array", "items": spec, "optional": True}
+        fields.append({**spec, "field": f.name})
+    return {"type": "struct", "name": descriptor.full_name, "fields": fields, "optional": optional}

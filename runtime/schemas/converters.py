@@ -1,0 +1,255 @@
+"""Avro, Protobuf and JSON Schema converters in Confluent's wire format.
+
+A value is a magic byte 0, the schema's 4-byte id (big-endian), for Protobuf the list
+of message indexes (zigzag varints), then the encoded record; confluent-kafka's
+``SchemaId`` reads that header. The writer's schema comes from the registry by id,
+through confluent-kafka's ``SchemaRegistryClient`` (which caches it: one request per
+schema id per converter), and is decoded by confluent-kafka's ``AvroDeserializer`` or
+``JSONDeserializer``. Its ``ProtobufDeserializer`` needs the compiled message class,
+which a sink doesn't have, so Protobuf builds the class from the registry's descriptor
+with confluent-kafka's own helpers instead.
+
+Each record's Kafka Connect schema (``offramp.schemas.connect``) rides with its value,
+as ``JsonConverter``'s envelope schema does. A registry that can't be reached or
+answers 5xx raises ``RetriableError`` for the whole batch (the task retries it, nothing
+is dead-lettered); bytes that don't decode (no magic byte, an id the registry doesn't
+know, a record the schema can't read) fail that record with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+import orjson
+from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.common.serde import SchemaId
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+from confluent_kafka.schema_registry.protobuf import _init_pool, _str_to_proto
+from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor_pool import DescriptorPool
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+from offramp.converters import ConvertedBatch, Converter
+from offramp.errors import ConfigError, ConversionError, RetriableError
+from offramp.records import Headers
+from offramp.schemas import connect
+from offramp.schemas.client import client_config
+
+__all__ = ["AvroConverter", "JsonSchemaConverter", "ProtobufConverter", "RegistryConverter"]
+
+
+class RegistryConverter(Converter):
+    """What the three formats share: the header, the registry, the error classes."""
+
+    schema_type = "AVRO"
+
+    def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
+        super().__init__(config, is_key)
+        try:
+            self.client = SchemaRegistryClient(client_config(config))
+        except ValueError as exc:
+            raise ConfigError([("schema.registry.url", str(exc))]) from None
+        self._connect_schemas: dict[int, dict[str, Any]] = {}
+
+    def convert(self, data: bytes | None, headers: Headers | None) -> Any:
+        return self.decode(data)[0]
+
+    def close(self) -> None:
+        """Closes the registry client's connections."""
+        self.client.close()
+
+    def convert_batch(
+        self, datas: Sequence[bytes | None], headers: Sequence[Any] | None
+    ) -> ConvertedBatch:
+        out = ConvertedBatch([], [])
+        assert out.schemas is not None
+        for i, data in enumerate(datas):
+            try:
+                value, schema = self.decode(data)
+            except RetriableError:
+                raise  # the whole batch waits for the registry
+            except Exception as exc:
+                value, schema = None, None
+                part = "key" if self.is_key else "value"
+                err = ConversionError(f"{type(self).__name__} could not convert the {part}: {exc}")
+                err.__cause__ = exc
+                out.errors[i] = err
+            out.values.append(value)
+            out.schemas.append(schema)
+        return out
+
+    def decode(self, data: bytes | None) -> tuple[Any, dict[str, Any] | None]:
+        """The value and its Connect schema (None, None for a tombstone)."""
+        if data is None:
+            return None, None
+        header = SchemaId(self.schema_type)
+        payload = io.BytesIO(data)
+        if len(data) < 5 or data[0] != 0:
+            raise ConversionError(
+                f"unknown magic byte {data[:1].hex() or 'none'}: not in Confluent's wire format "
+                "(magic byte 0 and a 4-byte schema id)"
+            )
+        header.from_bytes(payload)
+        schema_id = int(header.id or 0)
+        self._fetch(schema_id)
+        return self.read(data, schema_id, header, payload)
+
+    def _fetch(self, schema_id: int) -> Any:
+        """The writer's schema (cached by the client); a registry that doesn't answer
+        is transient, an id it doesn't know is the record's fault."""
+        try:
+            return self.client.get_schema(schema_id, fmt=self.fetch_format)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise ConversionError(
+                    f"schema id {schema_id} is not in the registry ({exc.error_code}: "
+                    f"{exc.error_message})"
+                ) from None
+            raise RetriableError(
+                f"the schema registry answered {exc.http_status_code} for schema id "
+                f"{schema_id}: {exc.error_message}"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise RetriableError(f"the schema registry can't be reached: {exc}") from exc
+
+    fetch_format: str | None = None
+
+    def connect_schema(
+        self, schema_id: int, translate: Callable[[Any], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The writer's schema (JSON text) as a Connect schema, once per id."""
+        schema = self._connect_schemas.get(schema_id)
+        if schema is None:
+            schema = translate(orjson.loads(self._fetch(schema_id).schema_str))
+            self._connect_schemas[schema_id] = schema
+        return schema
+
+    def read(
+        self, data: bytes, schema_id: int, header: SchemaId, payload: io.BytesIO
+    ) -> tuple[Any, dict[str, Any]]:
+        raise NotImplementedError
+
+
+class AvroConverter(RegistryConverter):
+    """``io.confluent.connect.avro.AvroConverter``: Avro records (dicts), their logical
+    types as Python values (Decimal, date, datetime)."""
+
+    def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
+        super().__init__(config, is_key)
+        self._deserializer = AvroDeserializer(self.client)
+
+    def read(
+        self, data: bytes, schema_id: int, header: SchemaId, payload: io.BytesIO
+    ) -> tuple[Any, dict[str, Any]]:
+        return self._deserializer(data, None), self.connect_schema(schema_id, connect.from_avro)
+
+
+class JsonSchemaConverter(RegistryConverter):
+    """``io.confluent.connect.json.JsonSchemaConverter``: JSON documents validated
+    against their registered JSON Schema."""
+
+    schema_type = "JSON"
+
+    def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
+        super().__init__(config, is_key)
+        # The writer's schema by id is all a sink reads with: the topic strategy (with
+        # no latest-version lookup) asks the registry for nothing else.
+        self._deserializer = JSONDeserializer(
+            None,
+            schema_registry_client=self.client,
+            conf={"subject.name.strategy": topic_subject_name_strategy},
+        )
+        part = MessageField.KEY if is_key else MessageField.VALUE
+        self._context = SerializationContext("", part)
+
+    def read(
+        self, data: bytes, schema_id: int, header: SchemaId, payload: io.BytesIO
+    ) -> tuple[Any, dict[str, Any]]:
+        value = self._deserializer(data, self._context)
+        return value, self.connect_schema(schema_id, connect.from_json_schema)
+
+
+class ProtobufConverter(RegistryConverter):
+    """``io.confluent.connect.protobuf.ProtobufConverter``: the message the header's
+    indexes name, as a dict by field name (enums by name, unset messages None)."""
+
+    schema_type = "PROTOBUF"
+    fetch_format = "serialized"  # the registry answers a base64 FileDescriptorProto
+
+    def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
+        super().__init__(config, is_key)
+        # Per (schema id, message indexes): the message class and its Connect schema.
+        self._classes: dict[tuple[int, tuple[int, ...]], tuple[type[Message], dict[str, Any]]] = {}
+
+    def read(
+        self, data: bytes, schema_id: int, header: SchemaId, payload: io.BytesIO
+    ) -> tuple[Any, dict[str, Any]]:
+        indexes = tuple(header.message_indexes or [0])
+        found = self._classes.get((schema_id, indexes))
+        if found is None:
+            found = self._message_class(schema_id, indexes)
+            self._classes[(schema_id, indexes)] = found
+        cls, schema = found
+        message = cls()
+        message.ParseFromString(payload.read())
+        return _message_dict(message), schema
+
+    def _message_class(
+        self, schema_id: int, indexes: tuple[int, ...]
+    ) -> tuple[type[Message], dict[str, Any]]:
+        writer = self._fetch(schema_id)
+        if writer.references:
+            raise ConversionError("Protobuf schemas with references are not supported")
+        pool = DescriptorPool()
+        _init_pool(pool)
+        proto = _str_to_proto("default", writer.schema_str)
+        pool.Add(proto)
+        file = pool.FindFileByName(proto.name)
+        messages: Any = file.message_types_by_name.values()
+        descriptor: Descriptor | None = None
+        for index in indexes:
+            ordered = list(messages)
+            if index >= len(ordered):
+                raise ConversionError(f"message index {list(indexes)} is not in schema {schema_id}")
+            descriptor = ordered[index]
+            messages = descriptor.nested_types
+        assert descriptor is not None
+        return GetMessageClass(descriptor), connect.from_protobuf(descriptor)
+
+
+def _field_value(field: Any, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if field.message_type.full_name == "google.protobuf.Timestamp":
+            return value.ToJsonString()
+        return _message_dict(value)
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        number = field.enum_type.values_by_number.get(value)
+        return number.name if number is not None else value
+    return value
+
+
+def _message_dict(message: Any) -> dict[str, Any]:  # protobuf descriptors, loosely typed
+    """Every field by name: proto3 scalars with their value or default, an unset
+    message field (or optional scalar) None; 64-bit integers stay integers."""
+    out: dict[str, Any] = {}
+    fields: Any = message.DESCRIPTOR.fields
+    for field in fields:
+        value = getattr(message, field.name)
+        if field.label == FieldDescriptor.LABEL_REPEATED:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                value_field = field.message_type.fields_by_name["value"]
+                out[field.name] = {k: _field_value(value_field, v) for k, v in value.items()}
+            else:
+                out[field.name] = [_field_value(field, v) for v in value]
+        elif field.has_presence and not message.HasField(field.name):
+            out[field.name] = None
+        else:
+            out[field.name] = _field_value(field, value)
+    return out
