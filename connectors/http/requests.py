@@ -61,6 +61,8 @@ class RequestBuilder:
         self.headers = [(n, Template.parse(t)) for n, t in config.http_header.items()]
         self.body = Template.parse(config.http_body_template) if config.http_body_template else None
         self.content_type = config.content_type
+        # The body is the record's value unchanged: its consumed JSON text can be sent.
+        self._whole_value = not (config.http_body_field or config.http_item_id_field)
 
     def items(self, records: Sequence[SinkRecord]) -> tuple[list[Item], list[RecordFailure]]:
         items: list[Item] = []
@@ -81,6 +83,8 @@ class RequestBuilder:
         if self.body is not None:
             text = self.body.render(record)
             body = orjson.dumps(text) if self.config.http_batch_format == "json" else text.encode()
+        elif self._whole_value and (consumed := record.value_json) is not None:
+            body = consumed  # the value's JSON as consumed: neither decoded nor encoded again
         else:
             value = (
                 field_value(record, self.config.http_body_field)

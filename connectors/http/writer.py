@@ -76,6 +76,10 @@ def _in_record_order(
 class HttpWriter(BatchWriter):
     """Sends records to ``http.url``; at least once, with ids a receiver can dedupe on."""
 
+    # With schemaless JSON values the runtime keeps the text it consumed and decodes a
+    # value only when something reads it (a URL or header template, http.body.field).
+    stores_json_text = True
+
     def __init__(
         self,
         config: HttpSinkConfig,

@@ -215,3 +215,22 @@ def test_tls_with_a_ca_bundle_and_a_client_certificate(
     )
     wait_for(lambda: len(receiver.kept()) == 30)
     assert {e.header("content-type") for e in receiver.exchanges} == {"application/x-ndjson"}
+
+
+def test_a_whole_json_value_is_sent_as_consumed(
+    worker: Worker,
+    kafka: KafkaBroker,
+    make_topic: Callable[..., str],
+    unique: str,
+    stand_ins: StandIns,
+) -> None:
+    """With the whole value as body, batches carry each value's JSON text byte for byte
+    as it was consumed (spacing, key order, number spelling): not decoded and encoded
+    again."""
+    receiver = stand_ins[0]()
+    topic, name = make_topic("verbatim"), f"verbatim-{unique}"
+    values = [b'{"b": 1,  "a": 2.50}', b'{ "z": [1, 2] , "id": 7 }']
+    produce(kafka.bootstrap, topic, list(values))
+    worker.create(name, http_config(topic, receiver.url, **{"http.batch.format": "ndjson"}))
+    wait_for(lambda: len(receiver.kept()) == 2)
+    assert b"".join(e.body for e in receiver.exchanges).splitlines() == values
