@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["from_avro", "from_json_schema", "from_protobuf"]
+__all__ = ["from_avro", "from_json_schema", "from_protobuf", "repeated"]
 
 _DECIMAL = "org.apache.kafka.connect.data.Decimal"
 _DATE = "org.apache.kafka.connect.data.Date"
@@ -139,13 +139,20 @@ _PROTO_MESSAGE = 11
 _WELL_KNOWN = {"google.protobuf.Timestamp": {"type": "string"}}
 
 
+def repeated(field: Any) -> bool:
+    """Whether a Protobuf field is repeated (``is_repeated`` in protobuf 6, ``label``
+    before it)."""
+    flag = getattr(field, "is_repeated", None)
+    return bool(flag) if flag is not None else field.label == 3  # LABEL_REPEATED
+
+
 def from_protobuf(descriptor: Any, optional: bool = False) -> dict[str, Any]:
     """A Protobuf message descriptor as a Connect struct. Proto3 scalars always have a
     value (their default when unset), so they are not optional; ``optional`` fields,
     messages and repeated fields are."""
     fields = []
     for f in descriptor.fields:
-        is_list = f.label == 3  # LABEL_REPEATED
+        is_list = repeated(f)
         if f.type == _PROTO_MESSAGE:
             full = f.message_type.full_name
             spec = dict(_WELL_KNOWN.get(full) or from_protobuf(f.message_type, True))

@@ -242,7 +242,7 @@ def _message_dict(message: Any) -> dict[str, Any]:  # protobuf descriptors, loos
     fields: Any = message.DESCRIPTOR.fields
     for field in fields:
         value = getattr(message, field.name)
-        if field.label == FieldDescriptor.LABEL_REPEATED:
+        if connect.repeated(field):
             if field.message_type is not None and field.message_type.GetOptions().map_entry:
                 value_field = field.message_type.fields_by_name["value"]
                 out[field.name] = {k: _field_value(value_field, v) for k, v in value.items()}

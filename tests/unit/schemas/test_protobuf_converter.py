@@ -1,0 +1,52 @@
+"""ProtobufConverter over the devstack registry: a message from confluent-kafka's
+ProtobufSerializer (a class built from a descriptor, as protoc would) decodes by name."""
+
+from __future__ import annotations
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.message_factory import GetMessageClass
+
+from devstack.schema_registry import SchemaRegistry
+from offramp.converters import create_converter
+from offramp.schemas.converters import RegistryConverter
+
+
+def _order_class() -> type:
+    proto = descriptor_pb2.FileDescriptorProto(name="order.proto", package="shop", syntax="proto3")
+    message = proto.message_type.add(name="Order")
+    types = descriptor_pb2.FieldDescriptorProto
+    message.field.add(name="id", number=1, type=types.TYPE_INT64, label=types.LABEL_OPTIONAL)
+    message.field.add(name="sku", number=2, type=types.TYPE_STRING, label=types.LABEL_OPTIONAL)
+    message.field.add(name="tags", number=3, type=types.TYPE_STRING, label=types.LABEL_REPEATED)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
+
+
+def test_protobuf_round_trip_and_schema() -> None:
+    """Fields by name with 64-bit ints kept as ints; the Connect schema names each field."""
+    order_class = _order_class()
+    with SchemaRegistry() as registry:
+        with SchemaRegistryClient({"url": registry.url}) as client:
+            ser = ProtobufSerializer(order_class, client, {"use.deprecated.format": False})
+            ctx = SerializationContext("orders", MessageField.VALUE)
+            data = ser(order_class(id=2**40, sku="A-1", tags=["x", "y"]), ctx)
+        conv = create_converter(
+            "io.confluent.connect.protobuf.ProtobufConverter",
+            {"schema.registry.url": registry.url},
+            False,
+        )
+        assert isinstance(conv, RegistryConverter)
+        try:
+            batch = conv.convert_batch([data, b"\x00\x00\x00\x00\x01\x00\xff\xff"], None)
+        finally:
+            conv.close()
+    assert 0 not in batch.errors, batch.errors
+    assert batch.values[0] == {"id": 2**40, "sku": "A-1", "tags": ["x", "y"]}
+    assert set(batch.errors) == {1}
+    assert batch.schemas is not None
+    fields = {f["field"]: f["type"] for f in batch.schemas[0]["fields"]}
+    assert fields == {"id": "int64", "sku": "string", "tags": "array"}
