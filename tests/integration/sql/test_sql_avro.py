@@ -1,0 +1,85 @@
+"""Avro records from confluent-kafka's AvroSerializer, through the real broker and a
+worker with the AvroConverter, into PostgreSQL as typed columns; a new optional field
+evolves the table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from devstack.kafka import KafkaBroker
+from devstack.postgres import PostgresServer
+from devstack.schema_registry import SchemaRegistry
+from offramp.worker import Worker
+from tests.conftest import wait_for
+from tests.integration.sql.support import PgConnection, scalar, sql_config
+
+V1: dict[str, Any] = {
+    "type": "record",
+    "name": "Order",
+    "fields": [{"name": "id", "type": "long"}, {"name": "qty", "type": "int"}],
+}
+V2: dict[str, Any] = {
+    **V1,
+    "fields": [*V1["fields"], {"name": "note", "type": ["null", "string"], "default": None}],
+}
+
+
+def _produce(url: str, bootstrap: str, topic: str, schema: dict[str, Any], rows: list[Any]) -> None:
+    with SchemaRegistryClient({"url": url}) as client:
+        ser = AvroSerializer(client, json.dumps(schema))
+        ctx = SerializationContext(topic, MessageField.VALUE)
+        producer = Producer({"bootstrap.servers": bootstrap})
+        for row in rows:
+            producer.produce(topic, ser(row, ctx))
+        assert producer.flush(30) == 0
+
+
+def test_avro_lands_as_typed_columns_and_evolves(
+    worker: Worker,
+    kafka: KafkaBroker,
+    postgres: PostgresServer,
+    pg: PgConnection,
+    make_topic: Callable[..., str],
+    unique: str,
+) -> None:
+    """BIGINT/INTEGER NOT NULL columns from schema v1; v2's optional note adds a column."""
+    topic, name = make_topic("orders"), f"avro-{unique}"
+    with SchemaRegistry() as registry:
+        _produce(registry.url, kafka.bootstrap, topic, V1, [{"id": i, "qty": i} for i in range(5)])
+        worker.create(
+            name,
+            sql_config(
+                topic,
+                postgres.url(),
+                **{
+                    "auto.create": "true",
+                    "auto.evolve": "true",
+                    "value.converter": "io.confluent.connect.avro.AvroConverter",
+                    "value.converter.schema.registry.url": registry.url,
+                },
+            ),
+        )
+        wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 5)
+        rows = [{"id": 5 + i, "qty": 1, "note": f"n{i}"} for i in range(3)]
+        _produce(registry.url, kafka.bootstrap, topic, V2, rows)
+        wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 8)
+    assert scalar(pg, f'SELECT count(note) FROM "{topic}"') == 3
+    columns = dict(
+        (r[0], (r[1], r[2]))
+        for r in pg.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_name = %s",
+            (topic,),
+        ).fetchall()
+    )
+    print("columns:", columns)
+    assert columns["id"] == ("bigint", "NO")
+    assert columns["qty"] == ("integer", "NO")
+    assert columns["note"][1] == "YES"
