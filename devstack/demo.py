@@ -37,7 +37,7 @@ EVENTS = 3000
 
 
 class FileSection:
-    title = "file sink (configs/connectors/calls-file.json)"
+    title = "training set, file sink through a share group (configs/connectors/calls-file.json)"
 
     def _path(self, ctx: DemoContext) -> Path:
         return ctx.workdir / "calls-completed.jsonl"
