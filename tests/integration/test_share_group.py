@@ -57,12 +57,18 @@ def test_six_tasks_on_two_partitions_all_receive_records_and_none_is_lost(
     )
     config["consumer.override.max.poll.records"] = "20"
     worker.create(name, config)
-    total = 6000
-    for start in range(0, total, 500):  # a stream, not one burst one member takes whole
-        produce(kafka.bootstrap, topic, [orjson.dumps({"n": i}) for i in range(start, start + 500)])
-        time.sleep(0.2)
-    wait_for(lambda: len({r.value["n"] for r in recordings(name)}) == total, timeout=60)
     tasks = worker.get(name).tasks
+    # A stream, not one burst one member takes whole. A share fetch acquires whole
+    # record batches and members join at their own pace, so the stream goes on until
+    # every task has had some (at least 6 000 records, at most 60 s of it).
+    total, began = 0, time.monotonic()
+    while total < 6000 or (
+        not all(t.metrics.records_written for t in tasks) and time.monotonic() - began < 60
+    ):
+        produce(kafka.bootstrap, topic, [orjson.dumps({"n": i}) for i in range(total, total + 250)])
+        total += 250
+        time.sleep(0.1)
+    wait_for(lambda: len({r.value["n"] for r in recordings(name)}) == total, timeout=60)
     written = [t.metrics.records_written for t in tasks]
     assert all(n > 0 for n in written), written
     assert sum(t.metrics.share_rejected + t.metrics.share_released for t in tasks) == 0
