@@ -613,6 +613,13 @@ class ConnectorConfig:
     value_converter: Converter | None = None
     transforms: TransformChain | None = None
 
+    def close(self) -> None:
+        """This config is no longer used (replaced, deleted, the worker stopping): its
+        converters let go of what they hold, e.g. connections to a schema registry."""
+        for converter in (self.key_converter, self.value_converter):
+            if converter is not None:
+                converter.close()
+
 
 def _as_str(value: Any) -> Any:
     # Kafka Connect configs are string maps; JSON numbers/bools are accepted as well.

@@ -103,6 +103,10 @@ class Converter(ABC):
     def needs_headers(self) -> bool:
         return False
 
+    def close(self) -> None:  # noqa: B027 - most converters hold nothing to release
+        """Release what the converter holds (a registry client's connections): called
+        once its connector's config is replaced, deleted or the worker stops."""
+
 
 def _conversion_error(exc: Exception, converter: Converter) -> ConversionError:
     if isinstance(exc, ConversionError):

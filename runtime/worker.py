@@ -333,6 +333,7 @@ class Worker:
                 if config.raw == runtime.config.raw:
                     return runtime, False
                 self._stop_tasks(runtime)
+                runtime.config.close()
                 runtime.config = config
                 runtime.trace = None
                 self._persist(runtime)
@@ -354,6 +355,7 @@ class Worker:
     def delete(self, name: str) -> None:
         with self._locked(name) as runtime:
             self._stop_tasks(runtime)
+            runtime.config.close()
             runtime.deleted = True
             with self._index:
                 del self._connectors[name]
@@ -446,12 +448,15 @@ class Worker:
             (self.config.task_shutdown_graceful_timeout_ms / 1000.0) if timeout is None else timeout
         )
         with self._index:
-            tasks = [t for r in self._connectors.values() for t in r.tasks]
+            runtimes = list(self._connectors.values())
+        tasks = [t for r in runtimes for t in r.tasks]
         for task in tasks:
             task.stop()
         deadline = time.monotonic() + grace + 5.0
         for task in tasks:
             task.join(max(0.0, deadline - time.monotonic()))
+        for runtime in runtimes:
+            runtime.config.close()
         self.ready = False
         with self._admin_lock:
             self._admin = None  # no close() in the client: dropping it lets it go

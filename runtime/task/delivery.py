@@ -36,7 +36,7 @@ from offramp.records import SinkRecord
 from offramp.retry import RetryPolicy
 from offramp.task.failures import FailureReporter
 
-__all__ = ["Delivery", "Waits"]
+__all__ = ["Delivery", "Waits", "retry_message"]
 
 log = logging.getLogger("offramp.task")
 
@@ -133,7 +133,7 @@ class Delivery:
             nonlocal retried
             retried = True
             self._metrics.retries += 1
-            waits.retrying(_retry_message(state))
+            waits.retrying(retry_message(state))
 
         try:
             for attempt in self._retry.retrying(waits.sleep, before_sleep, deadline):
@@ -168,7 +168,8 @@ def _is_refusal(exc: Exception) -> bool:
     return isinstance(exc, BatchError)
 
 
-def _retry_message(state: RetryCallState) -> str:
+def retry_message(state: RetryCallState) -> str:
+    """What the task's status says while it waits to try again."""
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, ThrottledError):
         resume_at = time.strftime(

@@ -102,8 +102,6 @@ class Ingest:
             messages = self._drop_errors(messages)
             if not messages:
                 return
-        if self._reporter.breaker is not None:
-            self._reporter.breaker.read(len(messages))
         raw_values = list(map(_message_value, messages))
         records = self._convert(messages, raw_values, batch)
         chain = self._config.transforms
@@ -127,8 +125,8 @@ class Ingest:
         cfg = self._config
         keyc, valuec = cfg.key_converter, cfg.value_converter
         assert keyc is not None and valuec is not None
-        self._metrics.records_read += len(messages)
         if type(keyc) is ByteArrayConverter and type(valuec) is ByteArrayConverter:
+            self._count_read(len(messages))
             return list(map(PassthroughRecord, messages))
         needs_headers = keyc.needs_headers or valuec.needs_headers
         headers = list(map(_message_headers, messages)) if needs_headers else None
@@ -138,6 +136,10 @@ class Ingest:
             values = valuec.check_batch(raw_values)
         else:
             values = valuec.convert_batch(raw_values, headers)
+        # Counted once converted, before any failure is reported (the breaker's window
+        # needs the reads first): a converter that raised RetriableError (a schema
+        # registry down) left nothing counted or tracked, and the chunk comes again.
+        self._count_read(len(messages))
         if keys.errors or values.errors or keys.schemas or values.schemas:
             return self._records_with_errors(messages, keys, values, batch)
         if not self._json_text:
@@ -145,6 +147,11 @@ class Ingest:
         if values.values.count(KEPT_AS_TEXT) == len(messages):
             return list(map(JsonTextRecord, messages, keys.values))
         return list(map(_record, messages, keys.values, values.values))
+
+    def _count_read(self, count: int) -> None:
+        self._metrics.records_read += count
+        if self._reporter.breaker is not None:
+            self._reporter.breaker.read(count)
 
     def _records_with_errors(
         self, messages: list[Message], keys: Any, values: Any, batch: Batch

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message
+from tenacity import RetryCallState
 
 from offramp.converters import JsonConverter
 from offramp.deadletter import DeadLetterWriter, topic_creator
@@ -31,7 +32,7 @@ from offramp.records import SinkRecord, TopicPartition
 from offramp.task.batching import BatchPolicy
 from offramp.task.breaker import BreakerTripped
 from offramp.task.commits import commit_durable
-from offramp.task.delivery import Delivery
+from offramp.task.delivery import Delivery, retry_message
 from offramp.task.failures import FailureReporter
 from offramp.task.ingest import Batch, Ingest, OwnedBy
 from offramp.task.ledger import OffsetLedger
@@ -227,7 +228,7 @@ class TaskRun:
                         # would wait for the chunk to fill (the latency of the seed).
                         messages = self.poll(1, wait)
             if messages:
-                self.ingest.add(messages, self.open)
+                self._ingest(messages)
             now = time.monotonic()
             writing = pipeline is not None and not pipeline.wait(0)
             if self.redo is not None or policy.write_now(self.open, caught_up, writing, now):
@@ -235,6 +236,37 @@ class TaskRun:
             if now >= next_commit:
                 self.commit()
                 next_commit = now + commit_every
+
+    def _ingest(self, messages: list[Message]) -> None:
+        """Convert ``messages`` into the open batch. A converter that can't reach what it
+        needs right now (a schema registry that is down) raises ``RetriableError``: the
+        chunk is converted again with the connector's backoff (``errors.retry.*``), the
+        partitions paused and the consumer polled meanwhile, as for a failing write, and
+        the status says why. Nothing of the chunk is dead-lettered for it."""
+        retried = False
+
+        def before_sleep(state: RetryCallState) -> None:
+            nonlocal retried
+            retried = True
+            self.metrics.retries += 1
+            self.waits.retrying(f"converting: {retry_message(state)}")
+
+        try:
+            for attempt in self.task.retry.retrying(self.waits.sleep, before_sleep):
+                with attempt:
+                    todo = messages
+                    if retried:  # a rebalance meanwhile: revoked partitions' are not ours
+                        assigned = self.ledger.assigned
+                        todo = [
+                            m
+                            for m in messages
+                            if TopicPartition(m.topic() or "", m.partition() or 0) in assigned
+                        ]
+                    if todo:
+                        self.ingest.add(todo, self.open)
+        finally:
+            if retried:
+                self.waits.recovered()
 
     # ----- pausing --------------------------------------------------------------------
 

@@ -16,8 +16,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from devstack.kafka import KafkaBroker
 from devstack.postgres import PostgresServer
 from devstack.schema_registry import SchemaRegistry
+from offramp.testing import read_dead_letters
 from offramp.worker import Worker
-from tests.conftest import wait_for
+from tests.conftest import produce, wait_for
+from tests.integration.runtime_support import dead_letters_to
 from tests.integration.sql.support import PgConnection, scalar, sql_config
 
 V1: dict[str, Any] = {
@@ -83,3 +85,45 @@ def test_avro_lands_as_typed_columns_and_evolves(
     assert columns["id"] == ("bigint", "NO")
     assert columns["qty"] == ("integer", "NO")
     assert columns["note"][1] == "YES"
+
+
+def test_a_registry_outage_is_waited_out_and_a_corrupt_record_dead_lettered(
+    worker: Worker,
+    kafka: KafkaBroker,
+    postgres: PostgresServer,
+    pg: PgConnection,
+    make_topic: Callable[..., str],
+    unique: str,
+) -> None:
+    """While the registry answers 503 the task stays RUNNING, retrying the conversion in
+    place (its status says so; nothing dead-lettered); once it is back every record is
+    a row. A record without Confluent's magic byte goes to the DLQ at VALUE_CONVERTER."""
+    topic, name, dlq = make_topic("orders"), f"avro-down-{unique}", f"avro-dlq-{unique}"
+    with SchemaRegistry() as registry:
+        _produce(registry.url, kafka.bootstrap, topic, V1, [{"id": i, "qty": i} for i in range(6)])
+        produce(kafka.bootstrap, topic, [b"not avro at all"])
+        registry.outage(True)
+        worker.create(
+            name,
+            sql_config(
+                topic,
+                postgres.url(),
+                **dead_letters_to(dlq),
+                **{
+                    "auto.create": "true",
+                    "value.converter": "io.confluent.connect.avro.AvroConverter",
+                    "value.converter.schema.registry.url": registry.url,
+                },
+            ),
+        )
+        task = worker.get(name).tasks[0]
+        wait_for(lambda: "converting: retrying" in (task.status.message or ""), timeout=60)
+        assert task.status.state == "RUNNING"
+        assert not read_dead_letters(kafka.bootstrap, dlq, expected=1, timeout=2)
+        registry.outage(False)
+        wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 6, timeout=60)
+        letters = read_dead_letters(kafka.bootstrap, dlq, expected=1, timeout=30)
+    assert [d.value for d in letters] == [b"not avro at all"]
+    assert letters[0].headers["__connect.errors.stage"] == "VALUE_CONVERTER"
+    wait_for(lambda: task.status.message is None)
+    assert task.metrics.retries > 0
