@@ -13,6 +13,11 @@ fails as fenced: it starts over from a fresh producer and decides again from the
 as it now is. Hence only decisions made on the whole log are ever committed, which is
 also what keeps the topic safe to compact. After the commit the writer waits until its
 own reader has applied the record, so the worker that took a change reads it back.
+
+Requests that are events, not state — a restart — are records keyed
+``restart:<connector>``. Every worker acts on one it reads after it started; one
+already in the topic when a worker starts (compaction keeps the last per connector) is
+history and skipped.
 """
 
 from __future__ import annotations
@@ -66,16 +71,28 @@ class Entry:
 
 Decide = Callable[[Entry | None], Entry | None]
 Apply = Callable[[str, Entry | None], None]
+OnRequest = Callable[[str, str, dict[str, Any]], None]  # (kind, connector, request)
+
+_REQUEST_KINDS = ("restart",)
 
 
 class ConfigLog:
     """The reader thread (applying every record through ``apply``) and the writer."""
 
-    def __init__(self, config: WorkerConfig, topic: str, apply: Apply) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        topic: str,
+        apply: Apply,
+        on_request: OnRequest | None = None,
+    ) -> None:
         if not config.group_id:
             raise ValueError("distributed mode needs group.id")
         self.topic = topic
         self._apply = apply
+        self._on_request = on_request
+        self._live_from: int | None = None  # requests below this offset are history
+        self._live_known = threading.Event()
         # One watch for the three clients: they share the worker's credentials.
         self._refusals = RefusalWatch(f"the clients of config topic {topic}", log)
         self._common: dict[str, Any] = {"logger": client_logger(), "error_cb": self._refusals}
@@ -120,6 +137,10 @@ class ConfigLog:
             end = self._end_offset()
         except KafkaException as exc:
             raise self._refusals.explain(exc) from exc
+        # Requests already in the topic (a restart asked before this worker started) are
+        # history; the reader waits for this before judging one.
+        self._live_from = end
+        self._live_known.set()
         # In short waits: the reader's client reports a refusal while this one waits.
         while not self._wait_applied(end, min(0.5, max(0.0, deadline - time.monotonic()))):
             self._refusals.check()
@@ -173,6 +194,10 @@ class ConfigLog:
         if key is None:
             return
         name = key.decode() if isinstance(key, bytes) else str(key)
+        kind, _, connector = name.partition(":")
+        if connector and kind in _REQUEST_KINDS:
+            self._request(kind, connector, message)
+            return
         try:
             entry = Entry.decode(message.value())
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
@@ -193,7 +218,42 @@ class ConfigLog:
             self._applied = max(self._applied, int(message.offset() or 0) + 1)
             self._progress.notify_all()
 
+    def _request(self, kind: str, connector: str, message: Message) -> None:
+        offset = int(message.offset() or 0)
+        self._live_known.wait(30)
+        live = self._live_from is not None and offset >= self._live_from
+        value = message.value()
+        if live and value is not None and self._on_request is not None:
+            try:
+                self._on_request(kind, connector, orjson.loads(value))
+            except Exception:
+                log.exception("connector %s: the %s request failed here", connector, kind)
+        with self._progress:
+            self._applied = max(self._applied, offset + 1)
+            self._progress.notify_all()
+
     # ----- writing --------------------------------------------------------------------
+
+    def request(
+        self, kind: str, connector: str, body: dict[str, Any], timeout: float = 30.0
+    ) -> None:
+        """Append a request for every worker (``restart``) and wait until this worker's
+        own reader has acted on it."""
+        assert kind in _REQUEST_KINDS
+        with self._write_lock:
+            for _ in range(_ATTEMPTS):
+                producer = self._ready_producer(timeout)
+                offset = self._commit_raw(
+                    producer, f"{kind}:{connector}", orjson.dumps(body), timeout
+                )
+                if offset is None:
+                    continue
+                if not self._wait_applied(offset + 1, timeout):
+                    raise RuntimeError(f"the {kind} of {connector} was written but not read back")
+                return
+        raise RuntimeError(
+            f"could not write the {kind} of {connector}: too many concurrent writers"
+        )
 
     def write(self, name: str, decide: Decide, timeout: float = 30.0) -> Entry | None:
         """Append ``decide(current)`` for ``name`` unless it equals the current value;
@@ -230,6 +290,11 @@ class ConfigLog:
         self, producer: Producer, name: str, entry: Entry | None, timeout: float
     ) -> int | None:
         """The record's offset, or None if this writer was fenced (or must start over)."""
+        return self._commit_raw(producer, name, None if entry is None else entry.encode(), timeout)
+
+    def _commit_raw(
+        self, producer: Producer, name: str, value: bytes | None, timeout: float
+    ) -> int | None:
         delivered: list[int] = []
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
@@ -238,7 +303,6 @@ class ConfigLog:
 
         try:
             producer.begin_transaction()
-            value = None if entry is None else entry.encode()
             producer.produce(self.topic, key=name.encode(), value=value, on_delivery=on_delivery)
             producer.commit_transaction(timeout)
             producer.poll(0)
@@ -259,6 +323,7 @@ class ConfigLog:
 
     def stop(self) -> None:
         self._stop.set()
+        self._live_known.set()
         if self._thread.is_alive():
             self._thread.join(10)
         with self._probe_lock:

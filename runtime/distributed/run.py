@@ -76,7 +76,9 @@ def run_distributed(config: WorkerConfig, registry: PluginRegistry, stop: thread
         for topic in (config.config_storage_topic, config.status_storage_topic):
             ensure_compacted_topic(admin, topic)
         # Built now: the REST port is bound, so worker_id names this worker.
-        configs = ConfigLog(worker.config, config.config_storage_topic, worker.apply)
+        configs = ConfigLog(
+            worker.config, config.config_storage_topic, worker.apply, worker.on_request
+        )
         statuses = StatusLog(worker.config, config.status_storage_topic, lambda: _snapshot(worker))
         worker.attach(configs, statuses)
         configs.start()

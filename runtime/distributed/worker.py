@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +28,7 @@ from offramp.errors import (
     IllegalStateError,
 )
 from offramp.registry import PluginRegistry
-from offramp.worker import TARGET_STATES, ConnectorRuntime, ConnectorState, Worker
+from offramp.worker import TARGET_STATES, ConnectorRuntime, ConnectorState, RestartPlan, Worker
 
 __all__ = ["DistributedWorker"]
 
@@ -41,6 +42,7 @@ class DistributedWorker(Worker):
         super().__init__(config, registry, store=None)
         self._configs: ConfigLog | None = None
         self._statuses: StatusLog | None = None
+        self._plans: dict[str, RestartPlan] = {}  # this worker's part of its own requests
 
     def attach(self, configs: ConfigLog, statuses: StatusLog) -> None:
         self._configs = configs
@@ -129,7 +131,38 @@ class DistributedWorker(Worker):
 
         self.configs.write(name, decide)
 
+    def restart(
+        self, name: str, include_tasks: bool = False, only_failed: bool = False
+    ) -> RestartPlan:
+        """Through the config topic, so every worker restarts its own share (Kafka
+        Connect forwards it to the task's owner); the answer is this worker's part."""
+        if name not in self.configs.entries():
+            raise ConnectorNotFoundError(f"Connector {name} not found")
+        request = uuid.uuid4().hex
+        body = {"id": request, "include_tasks": include_tasks, "only_failed": only_failed}
+        self.configs.request("restart", name, body)
+        return self._plans.pop(request, RestartPlan(False, ()))
+
     # ----- what the config topic's reader calls ---------------------------------------
+
+    def on_request(self, kind: str, name: str, request: dict[str, Any]) -> None:
+        """A request every worker acts on, read from the config topic."""
+        if kind != "restart":
+            return
+        log.info("connector %s: restart requested through the config topic (%s)", name, request)
+        try:
+            plan = Worker.restart(
+                self, name, bool(request.get("include_tasks")), bool(request.get("only_failed"))
+            )
+        except ConnectorNotFoundError:
+            return  # deleted meanwhile, or not runnable on this worker
+        self._plans[str(request.get("id"))] = plan
+        log.info(
+            "connector %s: restarted here: connector %s, tasks %s",
+            name,
+            plan.connector,
+            list(plan.tasks),
+        )
 
     def apply(self, name: str, entry: Entry | None) -> None:
         """Make this worker's connector ``name`` what the config topic now says."""

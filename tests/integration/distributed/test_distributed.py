@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from devstack.kafka import KafkaBroker
+from devstack.webhooks import HttpReceiver
 from tests.conftest import produce, wait_for
 from tests.integration.distributed.cluster import cluster, file_sink, lines, numbers, until
 
@@ -121,3 +122,42 @@ def test_concurrent_creates_and_patches_through_two_workers(
 
         for client in (a, b):
             until(lambda cl=client: both_keys(cl), SPREAD_TIMEOUT)
+
+
+def test_a_restart_through_one_worker_restarts_the_failed_tasks_on_every_worker(
+    kafka: KafkaBroker, make_topic: Callable[..., str], unique: str, tmp_path: Path
+) -> None:
+    """An http connector whose endpoint refuses its token fails its tasks on both workers
+    (no automatic restarts); once the endpoint takes it, one POST …/restart?includeTasks
+    &onlyFailed through worker B restarts the failed tasks on A too, and records flow."""
+    topic = make_topic("restart", partitions=4)
+    with (
+        HttpReceiver(token="new-token") as receiver,
+        cluster(tmp_path, kafka.bootstrap, unique, 2) as workers,
+        clients(workers) as (a, b),
+    ):
+        config = {
+            **file_sink(topic, tmp_path / "unused.jsonl"),
+            "connector.class": "http",
+            "http.url": receiver.url,
+            "http.auth.type": "bearer",
+            "http.auth.token": "old-token",
+            "task.restart.enable": "false",
+        }
+        del config["file"]
+        assert a.post("/connectors", json={"name": "hook", "config": config}).status_code == 201
+        produce(kafka.bootstrap, topic, numbers(0, 40))
+
+        def states() -> list[tuple[str, str]]:
+            tasks = a.get("/connectors/hook/status").json()["tasks"]
+            return sorted((t["worker_id"], t["state"]) for t in tasks)
+
+        wait_for(lambda: len(states()) == 2 and {s for _, s in states()} == {"FAILED"})
+        failed_on = {w for w, _ in states()}
+        assert len(failed_on) == 2, states()  # one task per worker, both FAILED
+        receiver.token = "old-token"  # the endpoint now takes the connector's token
+        only_failed = {"includeTasks": "true", "onlyFailed": "true"}
+        answer = b.post("/connectors/hook/restart", params=only_failed)
+        assert answer.status_code in (200, 202), answer.text
+        wait_for(lambda: {s for _, s in states()} == {"RUNNING"}, timeout=SPREAD_TIMEOUT * 2)
+        wait_for(lambda: len(receiver.kept()) == 40)

@@ -62,9 +62,10 @@ def _start_worker(
     name: str,
     layout: dict[str, str],
 ) -> subprocess.Popen[bytes]:
-    # Bulk files fill fast and are few: commits every 3 s (not 300 ms) make sure kills
-    # land between storing files and committing them, so stored ranges are redelivered.
-    env = {} if layout is BY_FIELD else {"OFFRAMP_WORKER_OFFSET_FLUSH_INTERVAL_MS": "3000"}
+    # Commits every 3 s (not 300 ms) make sure kills land between storing files and
+    # committing them, so stored ranges are redelivered (with 300 ms, all three kills of
+    # a by-field run once landed just after commits and nothing was rewritten).
+    env = {"OFFRAMP_WORKER_OFFSET_FLUSH_INTERVAL_MS": "3000"}
     return start_standalone_worker(
         tmp,
         bootstrap,
