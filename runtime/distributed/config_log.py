@@ -44,7 +44,7 @@ from offramp.config import WorkerConfig
 from offramp.kafka_logs import client_logger
 from offramp.kafka_refusals import RefusalWatch
 
-__all__ = ["ConfigLog", "Entry"]
+__all__ = ["ConfigLog", "Entry", "is_request_key"]
 
 log = logging.getLogger("offramp.distributed")
 
@@ -74,6 +74,13 @@ Apply = Callable[[str, Entry | None], None]
 OnRequest = Callable[[str, str, dict[str, Any]], None]  # (kind, connector, request)
 
 _REQUEST_KINDS = ("restart",)
+
+
+def is_request_key(name: str) -> bool:
+    """Whether ``name`` reads as a request's key (``restart:<connector>``), which no
+    connector may be named."""
+    kind, colon, rest = name.partition(":")
+    return bool(colon and rest) and kind in _REQUEST_KINDS
 
 
 class ConfigLog:
@@ -194,8 +201,8 @@ class ConfigLog:
         if key is None:
             return
         name = key.decode() if isinstance(key, bytes) else str(key)
-        kind, _, connector = name.partition(":")
-        if connector and kind in _REQUEST_KINDS:
+        if is_request_key(name):
+            kind, _, connector = name.partition(":")
             self._request(kind, connector, message)
             return
         try:

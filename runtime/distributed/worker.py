@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from offramp.config import WorkerConfig
-from offramp.distributed.config_log import ConfigLog, Entry
+from offramp.config import ConnectorConfig, WorkerConfig
+from offramp.distributed.config_log import ConfigLog, Entry, is_request_key
 from offramp.distributed.status_log import StatusLog
 from offramp.errors import (
     ConfigError,
@@ -55,6 +55,13 @@ class DistributedWorker(Worker):
         return self._configs
 
     # ----- the seam REST calls --------------------------------------------------------
+
+    def validate(self, name: str, raw: Mapping[str, Any]) -> ConnectorConfig:
+        if is_request_key(name):
+            raise ConfigError(
+                [("name", f"{name!r}: names starting with 'restart:' are the config topic's own")]
+            )
+        return super().validate(name, raw)
 
     def peer_task_statuses(self, name: str) -> list[dict[str, Any]]:
         return [] if self._statuses is None else self._statuses.peers(name)
