@@ -754,3 +754,19 @@ class Claims:
 
     def verify(self) -> None:
         assert not self.failed, "failed: " + "; ".join(self.failed)
+
+
+def max_stall(times: list[float], counts: list[int | None], start: float, end: float) -> float:
+    """The longest stretch within [start, end] during which the count did not grow."""
+    last_growth, longest, previous = start, 0.0, None
+    for at, count in zip(times, counts, strict=True):
+        if at < start or count is None:
+            previous = count if at < start else previous
+            continue
+        if at > end:
+            break
+        if previous is not None and count > previous:
+            longest = max(longest, at - last_growth)
+            last_growth = at
+        previous = count
+    return max(longest, end - last_growth)

@@ -28,6 +28,7 @@ from tests.faults.support import (
     end_offsets,
     env_number,
     hold,
+    max_stall,
     read_jsonl_numbers,
     wait_until,
 )
@@ -59,22 +60,6 @@ def _common(topic: str) -> dict[str, Any]:
         "batch.max.records": "500",
         "batch.max.age.ms": "100",
     }
-
-
-def _max_stall(times: list[float], counts: list[int | None], start: float, end: float) -> float:
-    """The longest stretch within [start, end] during which the count did not grow."""
-    last_growth, longest, previous = start, 0.0, None
-    for at, count in zip(times, counts, strict=True):
-        if at < start or count is None:
-            previous = count if at < start else previous
-            continue
-        if at > end:
-            break
-        if previous is not None and count > previous:
-            longest = max(longest, at - last_growth)
-            last_growth = at
-        previous = count
-    return max(longest, end - last_growth)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -170,7 +155,7 @@ def test_destination_outage_under_default_settings(
     sql_group = group_offsets(kafka.bootstrap, f"connect-{sql_name}", sql_topic, PARTITIONS)
     file_numbers, torn = read_jsonl_numbers([output])
     times = [s.at for s in sampler.samples]
-    stall = _max_stall(times, [s.probes["lines"] for s in sampler.samples], down, up)
+    stall = max_stall(times, [s.probes["lines"] for s in sampler.samples], down, up)
     not_running = {n: sampler.not_running(n) for n in (sql_name, file_name)}
     failed = {n: sum(1 for s in found if s[1] == "FAILED") for n, found in not_running.items()}
     revoked = sampler.metric_max("offramp_partitions_revoked_total", sql_name)

@@ -38,11 +38,11 @@ from tests.faults.support import (
     end_offsets,
     env_number,
     hold,
+    max_stall,
     metric_total,
     read_jsonl_numbers,
     wait_until,
 )
-from tests.faults.test_destination_outage import _max_stall
 from tests.integration.s3.support import archive
 from tests.integration.sql.support import group_offsets
 
@@ -275,7 +275,7 @@ def test_a_destination_outage_under_default_settings(
 
     file_numbers, torn = read_jsonl_numbers([output])
     times = [s.at for s in sampler.samples]
-    stall = _max_stall(times, [s.probes["lines"] for s in sampler.samples], down, up)
+    stall = max_stall(times, [s.probes["lines"] for s in sampler.samples], down, up)
     not_running = {n: sampler.not_running(n) for n in (name, file_name)}
     failed = {n: sum(1 for s in found if s[1] == "FAILED") for n, found in not_running.items()}
     revoked = sampler.metric_max("offramp_partitions_revoked_total", name)
