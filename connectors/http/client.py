@@ -1,5 +1,11 @@
 """One httpx client per task: keep-alive, a pool sized to the requests in flight, the
-auth and TLS settings applied once."""
+auth and TLS settings applied once, HTTP/2 when asked.
+
+httpx speaks HTTP/2 over TLS only when ALPN picks it, and on plain TCP only with prior
+knowledge (no ``Upgrade: h2c``). ``http.http2`` therefore mounts two transports: https://
+offers h2 and http/1.1 by ALPN (a server without HTTP/2 still works), http:// speaks h2c
+from the first byte (a user who asks for HTTP/2 on an http:// URL gets it, not a silent
+HTTP/1.1)."""
 
 from __future__ import annotations
 
@@ -39,14 +45,24 @@ def build_client(
             config.http_auth_username or "", config.http_auth_password.get_secret_value()
         )
     slots = config.http_max_in_flight
+    verify = ssl_context(config)
+    limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
+    mounts: dict[str, httpx.BaseTransport | None] | None = None
+    if config.http_http2 and transport is None:
+        # Mounted transports take no settings from the client: verify and limits again.
+        mounts = {
+            "https://": httpx.HTTPTransport(verify=verify, limits=limits, http2=True),
+            "http://": httpx.HTTPTransport(verify=verify, limits=limits, http1=False, http2=True),
+        }
     return httpx.Client(
         headers=headers,
         auth=auth,
-        verify=ssl_context(config),
+        verify=verify,
         timeout=httpx.Timeout(
             config.http_read_timeout_ms / 1000.0,
             connect=config.http_connect_timeout_ms / 1000.0,
         ),
-        limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
+        limits=limits,
         transport=transport,
+        mounts=mounts,
     )

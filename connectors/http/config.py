@@ -85,6 +85,11 @@ class HttpSinkConfig(ConfigModel):
         None, description="PEM private key of the client certificate (if not in the cert file)"
     )
     http_tls_verify: bool = Field(True, description="Verify the server's certificate")
+    http_http2: bool = Field(
+        False,
+        description="Use HTTP/2: negotiated by ALPN on https:// (HTTP/1.1 if the server "
+        "declines), prior knowledge (h2c) on http://",
+    )
     http_connect_timeout_ms: int = Field(5_000, ge=1, description="Connect timeout")
     http_read_timeout_ms: int = Field(30_000, ge=1, description="Read (and write) timeout")
     http_max_in_flight: int = Field(1, ge=1, le=256, description="Requests in flight per task")

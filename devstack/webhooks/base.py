@@ -1,5 +1,7 @@
-"""What both stand-ins share: a threaded HTTP server on loopback (TLS optional), the
-request log, and answers injected for the next requests (``fail_next``)."""
+"""What both stand-ins share: a threaded HTTP server on loopback (TLS optional) that
+speaks HTTP/1.1 and HTTP/2 (ALPN over TLS, prior knowledge on plain TCP; ``h2serve``),
+the request log (each exchange says which version it came over), and answers injected
+for the next requests (``fail_next``)."""
 
 from __future__ import annotations
 
@@ -7,35 +9,13 @@ import ssl
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from devstack.webhooks.exchange import Answer, Exchange
+from devstack.webhooks.h2serve import H2Session, speaks_h2
+
 __all__ = ["Answer", "Exchange", "LoopbackServer"]
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-    content_type: str = "application/json"
-
-
-@dataclass
-class Exchange:
-    """One request as received and the status it was answered with."""
-
-    at: float
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    status: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
 
 
 class LoopbackServer:
@@ -48,8 +28,12 @@ class LoopbackServer:
         *,
         tls: ssl.SSLContext | None = None,
         latency: float = 0.0,
+        http2: bool = True,
     ) -> None:
+        """``http2=False``: an HTTP/1.1-only server (ALPN offers http/1.1 alone, the h2c
+        preface is answered as a bad HTTP/1.1 request)."""
         self.host, self.port, self.tls, self.latency = host, port, tls, latency
+        self.http2 = http2
         self.lock = threading.Lock()
         self.exchanges: list[Exchange] = []
         self._injected: deque[Answer] = deque()
@@ -67,6 +51,12 @@ class LoopbackServer:
             # the client's delayed ACK (40 ms a response), which real servers avoid.
             disable_nagle_algorithm = True
 
+            def handle(self) -> None:
+                if owner.http2 and speaks_h2(self.connection):
+                    H2Session(self.connection, owner.respond).serve()
+                else:
+                    super().handle()
+
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -76,10 +66,9 @@ class LoopbackServer:
                     self.path,
                     {k.lower(): v for k, v in self.headers.items()},
                     body,
+                    protocol=self.request_version,
                 )
-                if owner.latency:
-                    time.sleep(owner.latency)
-                answer = owner._answer(exchange)
+                answer = owner.respond(exchange)
                 self.send_response(answer.status)
                 self.send_header("Content-Type", answer.content_type)
                 self.send_header("Content-Length", str(len(answer.body)))
@@ -96,6 +85,7 @@ class LoopbackServer:
         server = ThreadingHTTPServer((self.host, self.port), Handler)
         server.daemon_threads = True
         if self.tls is not None:
+            self.tls.set_alpn_protocols(["h2", "http/1.1"] if self.http2 else ["http/1.1"])
             server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
@@ -137,6 +127,12 @@ class LoopbackServer:
         with self.lock:
             self._injected.extend([Answer(status, body, headers, content_type)] * count)
 
+    def respond(self, exchange: Exchange) -> Answer:
+        """The answer to one request, after the latency; the exchange is recorded."""
+        if self.latency:
+            time.sleep(self.latency)
+        return self._answer(exchange)
+
     def _answer(self, exchange: Exchange) -> Answer:
         with self.lock:
             answer = self._injected.popleft() if self._injected else self.handle(exchange)
@@ -150,3 +146,8 @@ class LoopbackServer:
     def statuses(self) -> list[int]:
         with self.lock:
             return [e.status for e in self.exchanges]
+
+    def protocols(self) -> set[str]:
+        """The HTTP versions requests came over (``HTTP/1.1``, ``HTTP/2``)."""
+        with self.lock:
+            return {e.protocol for e in self.exchanges}

@@ -35,6 +35,7 @@ def test_defaults_are_one_post_per_record_with_an_idempotency_key() -> None:
     c = config()
     assert (c.http_method, c.http_batch_format, c.http_max_in_flight) == ("POST", "none", 1)
     assert c.http_idempotency_header == "Idempotency-Key" and c.content_type == "application/json"
+    assert c.http_http2 is False and config(**{"http.http2": "true"}).http_http2 is True
 
 
 def test_header_family_and_bad_values_are_named_by_key() -> None:

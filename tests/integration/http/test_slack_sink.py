@@ -17,7 +17,7 @@ from offramp.connectors.slack.writer import SlackWriter
 from offramp.testing import run_connector
 from offramp.worker import Worker
 from tests.conftest import produce, wait_for
-from tests.integration.http.test_http_sink import StandIns
+from tests.integration.http.support import StandIns
 from tests.integration.hubspot.conftest import committed_offsets
 from tests.integration.runtime_support import sink_config
 
