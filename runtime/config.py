@@ -721,6 +721,9 @@ def validate_connector(
         except Exception as exc:  # a third-party converter's own bug: still an answer
             errors.append((f"{part}.converter", f"{cname} failed to start: {exc!r}"))
 
+    if plugin is not None and plugin_config is not None and "value" in converters:
+        errors.extend(plugin.connector.converter_problems(plugin_config, converters["value"]))
+
     overrides: dict[str, dict[str, Any]] = {}
     for prefix in _OVERRIDES:
         refused = _policy_refusals(

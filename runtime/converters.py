@@ -103,6 +103,13 @@ class Converter(ABC):
     def needs_headers(self) -> bool:
         return False
 
+    @property
+    def gives_schemas(self) -> bool | None:
+        """Whether values come with their Kafka Connect schema (``SinkRecord.value_schema``):
+        True, False, or None when not known (a third-party converter may say). A sink
+        that needs schemas refuses a converter that says False at validation."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - most converters hold nothing to release
         """Release what the converter holds (a registry client's connections): called
         once its connector's config is replaced, deleted or the worker stops."""
@@ -130,6 +137,10 @@ def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:
 class ByteArrayConverter(Converter):
     """The bytes as they are."""
 
+    @property
+    def gives_schemas(self) -> bool | None:
+        return False
+
     def convert(self, data: bytes | None, headers: Headers | None) -> Any:
         return data
 
@@ -146,6 +157,10 @@ class StringConverter(Converter):
         super().__init__(config, is_key)
         self.encoding = str(config.get("converter.encoding", config.get("encoding", "utf-8")))
 
+    @property
+    def gives_schemas(self) -> bool | None:
+        return False
+
     def convert(self, data: bytes | None, headers: Headers | None) -> Any:
         return None if data is None else data.decode(self.encoding)
 
@@ -160,6 +175,10 @@ class JsonConverter(Converter):
     def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
         super().__init__(config, is_key)
         self.schemas_enable = _flag(config, "schemas.enable", True)
+
+    @property
+    def gives_schemas(self) -> bool | None:
+        return self.schemas_enable
 
     def convert(self, data: bytes | None, headers: Headers | None) -> Any:
         if data is None:
@@ -263,6 +282,10 @@ class CloudEventsConverter(Converter):
     @property
     def needs_headers(self) -> bool:
         return True
+
+    @property
+    def gives_schemas(self) -> bool | None:
+        return False
 
     def convert(self, data: bytes | None, headers: Headers | None) -> Any:
         event: dict[str, Any] = {}

@@ -25,13 +25,16 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from offramp.commas import split_commas
 from offramp.errors import FatalError, OfframpError
 from offramp.records import SinkRecord, TopicPartition
+
+if TYPE_CHECKING:
+    from offramp.converters import Converter
 
 __all__ = [
     "BatchWriter",
@@ -212,6 +215,15 @@ class SinkConnector(ABC, Generic[ConfigT]):
         ?check=true``, ``offramp validate --check``) and, with ``check_at_start``, when
         a task starts."""
         return "no check implemented"
+
+    @classmethod
+    def converter_problems(
+        cls, config: ConfigT, value_converter: Converter
+    ) -> list[tuple[str, str]]:
+        """Why the connector's value converter can't feed it with these settings, as
+        (key, reason) pairs for validation; none by default. E.g. a format that needs
+        schemas refuses a converter whose ``gives_schemas`` is False."""
+        return []
 
     @abstractmethod
     def create_writer(self, config: ConfigT, context: TaskContext) -> BatchWriter:

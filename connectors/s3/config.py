@@ -2,7 +2,7 @@
 
 Every choice that has a Confluent class name (``partitioner.class``, ``format.class``)
 also takes a short alias, and both are normalised here, so the rest of the package only
-ever sees ``default|field|time|hourly|daily`` and ``json|bytearray|parquet``. Confluent
+ever sees ``default|field|time|hourly|daily`` and ``json|bytearray|avro|parquet``. Confluent
 keys with one possible behaviour here are accepted at that value; the others are
 refused by name with what to do instead (``refused_keys``).
 """
@@ -57,9 +57,12 @@ _FORMATS = {
     "io.confluent.connect.s3.format.json.JsonFormat": "json",
     "bytearray": "bytearray",
     "io.confluent.connect.s3.format.bytearray.ByteArrayFormat": "bytearray",
+    "avro": "avro",
+    "io.confluent.connect.s3.format.avro.AvroFormat": "avro",
     "parquet": "parquet",
     "io.confluent.connect.s3.format.parquet.ParquetFormat": "parquet",
 }
+PARQUET_CODECS = ("none", "snappy", "gzip", "lz4", "brotli", "zstd")
 _EXTRACTORS = {"record": "Record", "recordfield": "RecordField"}
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
@@ -111,7 +114,7 @@ def _only(default: Any, key: str, why: str) -> Any:
 
 
 PartitionerName = Literal["default", "field", "time", "hourly", "daily"]
-FormatName = Literal["json", "bytearray", "parquet"]
+FormatName = Literal["json", "bytearray", "avro", "parquet"]
 CompressionName = Literal["none", "gzip", "zstd"]
 
 
@@ -119,7 +122,6 @@ _RETRIES = (
     "boto3 retries a request s3.part.retries times, then the runtime retries the write "
     "for errors.retry.timeout ms with a backoff up to errors.retry.delay.max.ms; remove {key}"
 )
-_AVRO = "Avro is not supported (format.class json, bytearray or parquet); remove {key}"
 _SSE = (
     "server-side encryption settings are not supported; give the bucket a default "
     "encryption (SSE-S3 or SSE-KMS), which S3 applies to every new object; remove {key}"
@@ -154,9 +156,6 @@ class S3SinkConfig(ConfigModel):
         "s3.spill.threshold.bytes, then in a temporary file; use that key instead",
         "s3.elastic.buffer.init.capacity": "an open file is kept in memory up to "
         "s3.spill.threshold.bytes, then in a temporary file; use that key instead",
-        "avro.codec": _AVRO.format(key="avro.codec"),
-        "enhanced.avro.schema.support": _AVRO.format(key="enhanced.avro.schema.support"),
-        "connect.meta.data": _AVRO.format(key="connect.meta.data"),
         "schema.cache.size": "offramp keeps no Connect schema cache (values are written as "
         "they arrive); remove schema.cache.size",
         "json.decimal.format": "decimals are written as the value converter decodes them; "
@@ -223,14 +222,22 @@ class S3SinkConfig(ConfigModel):
         description="Field holding the timestamp for RecordField: epoch milliseconds or an "
         "ISO-8601 string; dots reach into nested objects (data.ended_at, time)",
     )
-    format_class: Annotated[
-        FormatName,
-        _choice(
-            _FORMATS,
-            "format.class",
-            {"avro": "format.class Avro is not supported; use json, bytearray or parquet"},
-        ),
-    ] = Field("json", description="json (JSON lines) | bytearray | parquet")
+    format_class: Annotated[FormatName, _choice(_FORMATS, "format.class")] = Field(
+        "json", description="json (JSON lines) | bytearray | avro | parquet"
+    )
+    avro_codec: Literal["null", "deflate", "snappy", "bzip2", "xz", "zstandard"] = Field(
+        "null",
+        description="format.class=avro: the codec of the files' blocks (Kafka Connect's "
+        "names); s3.compression.level sets deflate's, zstandard's, bzip2's and xz's level",
+    )
+    enhanced_avro_schema_support: Annotated[
+        bool,
+        _only(False, "enhanced.avro.schema.support", "Avro schemas are made from Connect's"),
+    ] = Field(False, description="Accepted for Confluent configs: only false")
+    connect_meta_data: Annotated[
+        bool,
+        _only(False, "connect.meta.data", "no connect.* properties are written into schemas"),
+    ] = Field(False, description="Accepted for Confluent configs: only false")
     format_bytearray_separator: str = Field(
         "\n", description="bytearray format: bytes written after each record"
     )
@@ -283,8 +290,8 @@ class S3SinkConfig(ConfigModel):
 
     parquet_codec: str | None = Field(
         None,
-        description="Accepted for Confluent configs with format.class=parquet: none, gzip "
-        "or zstd, the same as s3.compression.type (which it sets when that is not given)",
+        description="format.class=parquet: the codec inside the file, none, snappy, gzip, "
+        "lz4, brotli or zstd; unset uses s3.compression.type",
     )
     s3_credentials_provider_class: str | None = Field(
         None,
@@ -312,27 +319,17 @@ class S3SinkConfig(ConfigModel):
         bool, _only(False, "store.kafka.headers", "only record values are stored")
     ] = Field(False, description="Accepted for Confluent configs: only false (the default)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _parquet_codec(cls, data: Any) -> Any:
-        # Confluent's parquet.codec is s3.compression.type for Parquet files here.
-        if not isinstance(data, dict):
-            return data
-        codec, kind = data.get("parquet.codec"), data.get("s3.compression.type")
-        parquet = "parquet" in str(data.get("format.class", "")).lower()
-        if parquet and isinstance(codec, str) and kind is None and codec in ("gzip", "zstd"):
-            return {**data, "s3.compression.type": codec}
-        return data
-
     @field_validator("parquet_codec")
     @classmethod
     def _codec(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or info.data.get("format_class") != "parquet":
             return value  # Confluent ignores it for other formats too
         kind = info.data.get("s3_compression_type")
-        if value not in ("none", "gzip", "zstd"):
-            raise ValueError(f"parquet.codec {value!r} is not supported; use none, gzip or zstd")
-        if kind is not None and kind != value:
+        if value not in PARQUET_CODECS:
+            raise ValueError(
+                f"parquet.codec {value!r} is not supported; use {', '.join(PARQUET_CODECS)}"
+            )
+        if kind not in (None, "none") and kind != value:
             raise ValueError(f"parquet.codec {value} differs from s3.compression.type {kind}")
         return value
 
@@ -425,9 +422,31 @@ class S3SinkConfig(ConfigModel):
             )
         if self.s3_compression_type == "gzip" and self.s3_compression_level > 9:
             raise ValueError("s3.compression.level for gzip is -1 or 0 to 9")
+        nine = self.format_class == "avro" and self.avro_codec in ("deflate", "bzip2", "xz")
+        nine = nine or (self.format_class == "parquet" and self.parquet_compression == "gzip")
+        if nine and self.s3_compression_level > 9:
+            raise ValueError("s3.compression.level for this codec is -1 or 0 to 9")
         if self.format_class == "parquet" and importlib.util.find_spec("pyarrow") is None:
             raise ValueError("format.class=parquet needs pyarrow: pip install 'offramp[parquet]'")
+        schemas = self.format_class in ("avro", "parquet")
+        if schemas and importlib.util.find_spec("fastavro") is None:
+            raise ValueError(
+                f"format.class={self.format_class} needs fastavro: pip install 'offramp[schemas]'"
+            )
+        if self.format_class == "avro":
+            if self.s3_compression_type != "none":
+                raise ValueError(
+                    "format.class=avro compresses inside the file: set avro.codec (deflate, "
+                    "snappy, bzip2, xz, zstandard) instead of s3.compression.type"
+                )
+            if self.avro_codec == "snappy" and importlib.util.find_spec("cramjam") is None:
+                raise ValueError("avro.codec=snappy needs cramjam: pip install 'offramp[schemas]'")
         return self
+
+    @property
+    def parquet_compression(self) -> str:
+        """The codec inside a Parquet file: parquet.codec, else s3.compression.type."""
+        return self.parquet_codec or self.s3_compression_type
 
     @property
     def time_based(self) -> bool:

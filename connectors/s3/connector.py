@@ -12,6 +12,7 @@ from offramp.connectors.s3.config import S3SinkConfig
 from offramp.connectors.s3.errors import translate
 from offramp.connectors.s3.uploader import S3ObjectStore
 from offramp.connectors.s3.writer import S3Writer
+from offramp.converters import Converter
 
 __all__ = ["S3SinkConnector"]
 
@@ -49,6 +50,29 @@ class S3SinkConnector(SinkConnector[S3SinkConfig]):
         finally:
             client.close()
         return f"{where} ({config.s3_region}) exists and is writable"
+
+    @classmethod
+    def converter_problems(
+        cls, config: S3SinkConfig, value_converter: Converter
+    ) -> list[tuple[str, str]]:
+        """Avro files need each record's schema: a converter known to give none is
+        refused here (one that may is checked per record, dead-lettering those without)."""
+        if config.format_class != "avro" or value_converter.gives_schemas is not False:
+            return []
+        return [
+            (
+                "value.converter",
+                f"format.class=avro writes each record with its schema, and "
+                f"{type(value_converter).__name__}"
+                + (
+                    " with schemas.enable=false"
+                    if getattr(value_converter, "schemas_enable", True) is False
+                    else ""
+                )
+                + " gives none: use a Schema Registry converter (io.confluent.connect.avro."
+                "AvroConverter, …) or JsonConverter with schemas.enable=true",
+            )
+        ]
 
     def create_writer(self, config: S3SinkConfig, context: TaskContext) -> BatchWriter:
         store = S3ObjectStore(create_client(config), config.s3_bucket_name, config.s3_part_size)

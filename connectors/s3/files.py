@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from offramp.connectors.s3.buffer import SpillBuffer
 
@@ -28,6 +29,9 @@ class OpenFile:
     buffer: SpillBuffer
     records: int = 0
     uploaded: bool = False
+    # The records' schema in formats whose files hold one (Avro, Parquet); see
+    # RecordFormat.schema_of.
+    schema: Any = None
     # Records of the current write, joined into the buffer once per write: one append
     # per record is all the hot path pays.
     pending: list[bytes] = field(default_factory=list)

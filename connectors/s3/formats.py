@@ -3,9 +3,17 @@
 - ``json``: one JSON document per line (``.json``); the value as the converter gave it.
 - ``bytearray``: the value's own bytes (or a string's UTF-8) followed by
   ``format.bytearray.separator`` (``.bin`` unless ``format.bytearray.extension`` says).
-- ``parquet`` (needs pyarrow): values must be objects; records are buffered as JSON lines
-  and turned into one Parquet table when the file is closed (``.parquet``), compressed
-  inside the file with the ``s3.compression.type`` codec.
+- ``avro`` (needs fastavro): Avro object container files (``.avro``) with the records'
+  schema (``SinkRecord.value_schema``), compressed inside with ``avro.codec``; records
+  without a schema are refused (see ``avro_files``, ``avro_schema``).
+- ``parquet`` (needs pyarrow): records with a schema get typed columns from it (buffered
+  as Avro binary, written a row group at a time: see ``parquet_files``); schemaless
+  objects are buffered as JSON lines and turned into one Parquet table, columns
+  inferred, when the file is closed (``.parquet``). Compressed inside the file with
+  ``parquet.codec`` (or ``s3.compression.type``).
+
+Avro and Parquet files hold one schema each (``RecordFormat.schema_of``): a record of
+another schema rotates the segment first (Kafka Connect's ``schema.compatibility=NONE``).
 
 ``encode_record`` gives one record's bytes and raises ``RecordEncodingError`` for a value
 the format can't hold; ``encode_run`` does a whole run of records at once, cut later into
@@ -24,10 +32,13 @@ from typing import Any
 import orjson
 
 from offramp import SinkRecord
+from offramp.connectors.s3.avro_files import container, framed_datum, framed_records
+from offramp.connectors.s3.avro_schema import AvroSchema, SchemaCache
 from offramp.connectors.s3.config import S3SinkConfig
 from offramp.connectors.s3.errors import RecordEncodingError
 
 __all__ = [
+    "AvroFormat",
     "ByteArrayFormat",
     "EncodedRun",
     "JsonFormat",
@@ -99,6 +110,18 @@ class RecordFormat(ABC):
     extension: str
     content_type: str
     compressible: bool = True  # False when the format compresses inside the file
+    schema_aware: bool = False
+    """True when each file holds records of one schema (``schema_of``): a record of
+    another schema rotates the segment before it is placed."""
+
+    def schema_of(self, record: SinkRecord) -> Any:
+        """The schema ``record``'s file must have (compared by identity), None for a
+        schemaless one; ``RecordEncodingError`` if the format can't write it."""
+        return None
+
+    def encode_with(self, record: SinkRecord, schema: Any) -> bytes:
+        """One record's bytes, given what ``schema_of`` said of it."""
+        return self.encode_record(record)
 
     @abstractmethod
     def encode(self, value: Any) -> bytes:
@@ -123,8 +146,11 @@ class RecordFormat(ABC):
     def _encode_values(self, values: list[Any]) -> list[bytes]:
         return [self.encode(value) for value in values]
 
-    def render(self, chunks: Iterable[bytes | memoryview]) -> Iterable[bytes | memoryview]:
-        """The object's body from the file's buffered bytes (as written by ``encode``)."""
+    def render(
+        self, chunks: Iterable[bytes | memoryview], schema: Any = None
+    ) -> Iterable[bytes | memoryview]:
+        """The object's body from the file's buffered bytes (as written by ``encode``),
+        for a file of ``schema`` (what ``schema_of`` gave its records)."""
         return chunks
 
 
@@ -205,14 +231,77 @@ class ByteArrayFormat(RecordFormat):
         return super().encode_run(records)
 
 
-class ParquetFormat(RecordFormat):
-    content_type = "application/vnd.apache.parquet"
+_NO_SCHEMA = (
+    "format.class=avro needs records with a schema (a Schema Registry converter such as "
+    "io.confluent.connect.avro.AvroConverter, or JsonConverter with schemas.enable=true); "
+    "this record has none"
+)
+
+
+class AvroFormat(RecordFormat):
+    extension = ".avro"
+    content_type = "application/avro"
     compressible = False
+    schema_aware = True
 
     def __init__(self, codec: str, level: int = -1) -> None:
         self.codec = codec
         self.level = level
-        self.extension = {"none": ".parquet", "gzip": ".gz.parquet", "zstd": ".zstd.parquet"}[codec]
+        self.schemas = SchemaCache()
+
+    def schema_of(self, record: SinkRecord) -> AvroSchema:
+        connect = record.value_schema
+        if connect is None:
+            raise RecordEncodingError(_NO_SCHEMA)
+        return self.schemas.get(connect)
+
+    def encode(self, value: Any) -> bytes:
+        raise RecordEncodingError(_NO_SCHEMA)  # a bare value has no schema
+
+    def encode_record(self, record: SinkRecord) -> bytes:
+        return self.encode_with(record, self.schema_of(record))
+
+    def encode_with(self, record: SinkRecord, schema: Any) -> bytes:
+        return framed_datum(schema, record.value)
+
+    def encode_run(self, records: Sequence[SinkRecord]) -> EncodedRun | None:
+        return None  # record by record: each one's schema may rotate its file
+
+    def render(self, chunks: Iterable[bytes | memoryview], schema: Any = None) -> Iterator[bytes]:
+        return container(schema.text, self.codec, self.level, framed_records(chunks))
+
+
+_PARQUET_EXTENSIONS = {
+    "none": ".parquet",
+    "snappy": ".snappy.parquet",
+    "gzip": ".gz.parquet",
+    "lz4": ".lz4.parquet",
+    "brotli": ".br.parquet",
+    "zstd": ".zstd.parquet",
+}
+
+
+class ParquetFormat(RecordFormat):
+    content_type = "application/vnd.apache.parquet"
+    compressible = False
+    schema_aware = True
+
+    def __init__(self, codec: str, level: int = -1, row_group_bytes: int = 8 << 20) -> None:
+        self.codec = codec
+        self.level = level
+        self.row_group_bytes = row_group_bytes
+        self.extension = _PARQUET_EXTENSIONS[codec]
+        self.schemas = SchemaCache()
+
+    def schema_of(self, record: SinkRecord) -> AvroSchema | None:
+        connect = record.value_schema
+        if connect is None:
+            return None  # schemaless objects: columns inferred per file
+        from offramp.connectors.s3.parquet_files import arrow_schema
+
+        schema = self.schemas.get(connect)
+        arrow_schema(schema)  # refuses a schema that isn't a struct
+        return schema
 
     def encode(self, value: Any) -> bytes:
         if not isinstance(value, dict):
@@ -220,7 +309,33 @@ class ParquetFormat(RecordFormat):
             raise RecordEncodingError(f"format.class=parquet needs object values, got {kind}")
         return _json_line(value)
 
-    def render(self, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
+    def encode_record(self, record: SinkRecord) -> bytes:
+        return self.encode_with(record, self.schema_of(record))
+
+    def encode_with(self, record: SinkRecord, schema: Any) -> bytes:
+        if schema is None:
+            return self.encode(record.value)
+        return framed_datum(schema, record.value)
+
+    def encode_run(self, records: Sequence[SinkRecord]) -> EncodedRun | None:
+        if any(record.value_schema is not None for record in records):
+            return None  # record by record: each one's schema may rotate its file
+        return super().encode_run(records)
+
+    def render(self, chunks: Iterable[bytes | memoryview], schema: Any = None) -> Iterator[bytes]:
+        if schema is not None:
+            from offramp.connectors.s3.parquet_files import typed_parquet
+
+            return typed_parquet(
+                schema,
+                framed_records(chunks),
+                self.codec.upper(),
+                self.level,
+                self.row_group_bytes,
+            )
+        return self._inferred(chunks)
+
+    def _inferred(self, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -243,7 +358,7 @@ class ParquetFormat(RecordFormat):
         pq.write_table(
             table,
             out,
-            compression="NONE" if self.codec == "none" else self.codec,
+            compression=self.codec.upper(),
             compression_level=None if self.level < 0 or self.codec == "none" else self.level,
         )
         yield out.getvalue()
@@ -254,6 +369,13 @@ def create_format(config: S3SinkConfig) -> RecordFormat:
         return ByteArrayFormat(
             config.format_bytearray_separator.encode(), config.format_bytearray_extension
         )
+    if config.format_class == "avro":
+        return AvroFormat(config.avro_codec, config.s3_compression_level)
     if config.format_class == "parquet":
-        return ParquetFormat(config.s3_compression_type, config.s3_compression_level)
+        return ParquetFormat(
+            config.parquet_compression,
+            config.s3_compression_level,
+            # A row group is built in memory: as large as an open file may be, at least 1 MiB.
+            max(config.s3_spill_threshold_bytes, 1 << 20),
+        )
     return JsonFormat()

@@ -8,7 +8,10 @@ Rotation, per Kafka partition and for the whole segment at once:
   first record;
 - with a time-based partitioner and ``rotate.interval.ms`` set, before a record whose
   time partition differs from the previous record's (Confluent's rule: one file per
-  time partition when records arrive in order).
+  time partition when records arrive in order);
+- with a format whose files hold one schema (Avro, Parquet), before a record whose
+  schema differs from its file's (Confluent's ``schema.compatibility=NONE``: the whole
+  segment rotates, as Confluent commits all of a partition's files).
 
 Two ways in, with the same result: the common archive (default partitioner, no time
 rotation) takes each run of one partition's records in bulk — encoded at once (see
@@ -144,6 +147,9 @@ class RecordIntake:
         ignore_nulls = config.behavior_on_null_values == "ignore"
         renamed = self.topics_may_change
         encode = self.format.encode_record
+        schema_of = self.format.schema_of if self.format.schema_aware else None
+        encode_with = self.format.encode_with
+        schema = None
         place = None if isinstance(self.partitioner, DefaultPartitioner) else self.partitioner
         stamp = self.timestamp
         for record in run:
@@ -169,7 +175,11 @@ class RecordIntake:
                 else:
                     encoded = place.encode(record, timestamp)
                 stage = "format"
-                data = encode(record)
+                if schema_of is None:
+                    data = encode(record)
+                else:
+                    schema = schema_of(record)
+                    data = encode_with(record, schema)
             except RecordEncodingError as exc:
                 failures.append(RecordFailure(record, exc, {_REASON: f"s3.{stage}"}))
                 continue
@@ -177,13 +187,16 @@ class RecordIntake:
             segment = files.current
             if segment is None:
                 segment = files.current = Segment(offset, timestamp)
-            elif rotate_ms > 0 and (
-                timestamp - segment.base_timestamp >= rotate_ms
-                or (time_based and encoded != segment.last_encoded)
-            ):
+            elif (
+                rotate_ms > 0
+                and (
+                    timestamp - segment.base_timestamp >= rotate_ms
+                    or (time_based and encoded != segment.last_encoded)
+                )
+            ) or (schema_of is not None and self._other_schema(segment, topic, encoded, schema)):
                 files.seal()
                 segment = files.current = Segment(offset, timestamp)
-            file = self._file(segment, topic, encoded, offset)
+            file = self._file(segment, topic, encoded, offset, schema)
             file.pending.append(data)
             file.records += 1
             segment.last_encoded = encoded
@@ -191,14 +204,25 @@ class RecordIntake:
             if segment.records >= flush_size:
                 files.seal()
 
-    def _file(self, segment: Segment, topic: str, encoded: str, offset: int) -> OpenFile:
-        """The segment's open file for (topic, directory), opened at ``offset`` if new."""
+    @staticmethod
+    def _other_schema(segment: Segment, topic: str, encoded: str, schema: object) -> bool:
+        """Whether the segment's file for (topic, directory) holds another schema."""
+        file = segment.files.get((topic, encoded))
+        return file is not None and file.schema is not schema
+
+    def _file(
+        self, segment: Segment, topic: str, encoded: str, offset: int, schema: object = None
+    ) -> OpenFile:
+        """The segment's open file for (topic, directory), opened at ``offset`` (for
+        records of ``schema``) if new."""
         file = segment.last_file
         if file is not None and file.encoded_partition == encoded and file.topic == topic:
             return file
         file = segment.files.get((topic, encoded))
         if file is None:
             buffer = SpillBuffer(self.config.s3_spill_threshold_bytes, self.config.s3_spill_dir)
-            file = segment.files[(topic, encoded)] = OpenFile(topic, encoded, offset, buffer)
+            file = segment.files[(topic, encoded)] = OpenFile(
+                topic, encoded, offset, buffer, schema=schema
+            )
         segment.last_file = file
         return file

@@ -63,7 +63,7 @@ class SegmentUploader:
             if file.uploaded:
                 continue
             key = self.key(kafka_partition, file)
-            body = self.compression.compress(self.format.render(file.buffer.chunks()))
+            body = self.compression.compress(self.format.render(file.buffer.chunks(), file.schema))
             try:
                 self.store.put(key, body, self.format.content_type)
             except SinkError:

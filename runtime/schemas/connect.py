@@ -57,7 +57,11 @@ def from_avro(schema: Any, optional: bool = False) -> dict[str, Any]:
     logical = schema.get("logicalType")
     if logical == "decimal":
         scale = int(schema.get("scale", 0))
-        out = {"type": "bytes", "name": _DECIMAL, "parameters": {"scale": str(scale)}}
+        # Kafka Connect's AvroConverter keeps the precision in this parameter too.
+        params = {"scale": str(scale)}
+        if "precision" in schema:
+            params["connect.decimal.precision"] = str(int(schema["precision"]))
+        out = {"type": "bytes", "name": _DECIMAL, "parameters": params}
     elif logical in _AVRO_LOGICAL:
         base, name = _AVRO_LOGICAL[logical]
         out = {"type": base, "name": name}

@@ -61,6 +61,10 @@ class RegistryConverter(Converter):
     def convert(self, data: bytes | None, headers: Headers | None) -> Any:
         return self.decode(data)[0]
 
+    @property
+    def gives_schemas(self) -> bool | None:
+        return True
+
     def close(self) -> None:
         """Closes the registry client's connections."""
         self.client.close()

@@ -57,6 +57,22 @@ def test_confluent_class_names_are_accepted() -> None:
     assert config.needs_timestamps
     bytearray_format = "io.confluent.connect.s3.format.bytearray.ByteArrayFormat"
     assert _config(**{"format.class": bytearray_format}).format_class == "bytearray"
+    avro = _config(
+        **{
+            "format.class": "io.confluent.connect.s3.format.avro.AvroFormat",
+            "avro.codec": "snappy",
+            "connect.meta.data": "false",
+            "enhanced.avro.schema.support": "false",
+        }
+    )
+    assert (avro.format_class, avro.avro_codec) == ("avro", "snappy")
+    parquet = _config(
+        **{
+            "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
+            "parquet.codec": "snappy",
+        }
+    )
+    assert (parquet.format_class, parquet.parquet_compression) == ("parquet", "snappy")
 
 
 @pytest.mark.parametrize(
@@ -64,8 +80,8 @@ def test_confluent_class_names_are_accepted() -> None:
     [
         ({"s3.part.size": str(5 * 1024 * 1024 - 1)}, "s3.part.size"),
         ({"flush.size": "0"}, "flush.size"),
-        ({"format.class": "io.confluent.connect.s3.format.avro.AvroFormat"}, "Avro is not"),
-        ({"format.class": "csv"}, "use one of bytearray, json, parquet"),
+        ({"format.class": "csv"}, "use one of avro, bytearray, json, parquet"),
+        ({"format.class": "parquet", "parquet.codec": "lzo"}, "parquet.codec 'lzo' is not"),
         ({"partitioner.class": "random"}, "use one of daily, default, field, hourly, time"),
         ({"timestamp.extractor": "Wallclock"}, "break exactly-once"),
         ({"partitioner.class": "field"}, "partition.field.name is required"),

@@ -79,7 +79,7 @@ def test_avro_round_trip_and_schema(registry: SchemaRegistry) -> None:
     assert fields["qty"]["type"] == "int32"
     assert fields["note"]["optional"]
     assert fields["price"]["name"] == "org.apache.kafka.connect.data.Decimal"
-    assert fields["price"]["parameters"] == {"scale": "2"}
+    assert fields["price"]["parameters"] == {"scale": "2", "connect.decimal.precision": "9"}
     print("registry requests for 2 records:", registry.requests)
 
 
