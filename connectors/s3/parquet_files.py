@@ -4,8 +4,8 @@ Records with a schema are buffered as Avro binary (see ``avro_files``), like Avr
 files, so an open Parquet file spills to disk past ``s3.spill.threshold.bytes`` like
 every other format. When the file is rendered its records are decoded back and written
 in row groups of about ``row_group_bytes`` of buffered records: only one row group is
-in memory at a time (its rows as Python objects, then as Arrow arrays), and each is
-handed on as soon as it is written. The columns' types come from the Avro schema the
+in memory at a time, as Arrow arrays (decoded ``ROWS_PER_BATCH`` rows at a time), and
+each is handed on as soon as it is written. The columns' types come from the Avro schema the
 Connect schema became (``avro_schema``): ``int`` int32, ``long`` int64, ``float``
 float32, ``double`` float64, ``string``, ``bytes`` binary, ``decimal`` decimal128 (or
 decimal256 past 38 digits), ``date`` date32, ``time-millis`` time32[ms],
@@ -26,7 +26,12 @@ import pyarrow.parquet as pq
 from offramp.connectors.s3.avro_schema import AvroSchema
 from offramp.connectors.s3.errors import RecordEncodingError
 
-__all__ = ["arrow_schema", "typed_parquet"]
+__all__ = ["ROWS_PER_BATCH", "arrow_schema", "typed_parquet"]
+
+# Rows decoded to Python objects before they become Arrow arrays: Python objects cost
+# some 20 times their Avro size, Arrow about their size, so a row group is gathered
+# as Arrow batches.
+ROWS_PER_BATCH = 4096
 
 _PRIMITIVES: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
@@ -146,21 +151,30 @@ def typed_parquet(
         compression_level=None if level < 0 or compression == "NONE" else level,
     )
     try:
-        rows: list[Any] = []
+        batches: list[pa.RecordBatch] = []  # the row group so far, as Arrow (compact)
+        rows: list[Any] = []  # at most ROWS_PER_BATCH decoded rows at a time
         size = 0
         for datum in records:
             rows.append(_row(datum, parsed))
             size += len(datum)
+            if len(rows) >= ROWS_PER_BATCH:
+                batches.append(pa.RecordBatch.from_pylist(rows, schema=table_schema))
+                rows = []
             if size >= row_group_bytes:
-                writer.write_table(_table(rows, table_schema), row_group_size=len(rows))
+                _write_group(writer, batches, rows, table_schema)
                 yield sink.drain()
-                rows, size = [], 0
-        if rows:
-            writer.write_table(_table(rows, table_schema), row_group_size=len(rows))
+                batches, rows, size = [], [], 0
+        if batches or rows:
+            _write_group(writer, batches, rows, table_schema)
     finally:
         writer.close()
     yield sink.drain()
 
 
-def _table(rows: list[Any], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=schema)
+def _write_group(
+    writer: pq.ParquetWriter, batches: list[pa.RecordBatch], rows: list[Any], schema: pa.Schema
+) -> None:
+    if rows:
+        batches.append(pa.RecordBatch.from_pylist(rows, schema=schema))
+    table = pa.Table.from_batches(batches, schema=schema)
+    writer.write_table(table, row_group_size=table.num_rows)  # one row group

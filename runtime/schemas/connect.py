@@ -39,20 +39,21 @@ _AVRO_LOGICAL = {
 }
 
 
-def from_avro(schema: Any, optional: bool = False) -> dict[str, Any]:
+def from_avro(schema: Any, optional: bool = False, namespace: str = "") -> dict[str, Any]:
     """An Avro schema (parsed JSON) as a Connect schema; a union with null is optional,
-    any other union (no Connect type of its own) is a struct kept as JSON."""
+    any other union (no Connect type of its own) is a struct kept as JSON. A record's
+    name is its full name (``shop.Order``), as Kafka Connect's AvroData gives it."""
     if isinstance(schema, list):
         branches = [b for b in schema if b != "null"]
         nullable = len(branches) < len(schema)
         if len(branches) == 1:
-            return from_avro(branches[0], optional or nullable)
+            return from_avro(branches[0], optional or nullable, namespace)
         return {"type": "struct", "fields": [], "optional": True}
     if isinstance(schema, str):
         schema = {"type": schema}
     kind = schema.get("type")
     if isinstance(kind, dict | list):
-        return from_avro(kind, optional)
+        return from_avro(kind, optional, namespace)
     out: dict[str, Any]
     logical = schema.get("logicalType")
     if logical == "decimal":
@@ -66,15 +67,23 @@ def from_avro(schema: Any, optional: bool = False) -> dict[str, Any]:
         base, name = _AVRO_LOGICAL[logical]
         out = {"type": base, "name": name}
     elif kind == "record":
+        name = str(schema.get("name") or "")
+        space = str(schema.get("namespace") or namespace) if "." not in name else ""
+        full = f"{space}.{name}" if space and name else name
+        inner = full.rpartition(".")[0]  # nested names are relative to this one's namespace
         out = {
             "type": "struct",
-            "name": schema.get("name"),
-            "fields": [{**from_avro(f["type"]), "field": f["name"]} for f in schema["fields"]],
+            "name": full or None,
+            "fields": [
+                {**from_avro(f["type"], namespace=inner), "field": f["name"]}
+                for f in schema["fields"]
+            ],
         }
     elif kind == "array":
-        out = {"type": "array", "items": from_avro(schema["items"])}
+        out = {"type": "array", "items": from_avro(schema["items"], namespace=namespace)}
     elif kind == "map":
-        out = {"type": "map", "keys": {"type": "string"}, "values": from_avro(schema["values"])}
+        values = from_avro(schema["values"], namespace=namespace)
+        out = {"type": "map", "keys": {"type": "string"}, "values": values}
     else:
         out = {"type": _AVRO_PRIMITIVES.get(str(kind), "string")}
     out["optional"] = optional
