@@ -156,8 +156,8 @@ class S3SinkConfig(ConfigModel):
         "s3.spill.threshold.bytes, then in a temporary file; use that key instead",
         "s3.elastic.buffer.init.capacity": "an open file is kept in memory up to "
         "s3.spill.threshold.bytes, then in a temporary file; use that key instead",
-        "schema.cache.size": "offramp keeps no Connect schema cache (values are written as "
-        "they arrive); remove schema.cache.size",
+        "schema.cache.size": "each distinct schema is compiled once and kept (up to 1000, "
+        "then the cache starts again); remove schema.cache.size",
         "json.decimal.format": "decimals are written as the value converter decodes them; "
         "remove json.decimal.format",
         "keys.format.class": "only record values are stored (no key files); remove "
