@@ -1,0 +1,199 @@
+"""JSON Schema and Protobuf records from confluent-kafka's JSONSerializer and
+ProtobufSerializer, through the real broker, the devstack registry and a worker with
+the matching converter, into PostgreSQL as typed columns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.json_schema import JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.message_factory import GetMessageClass
+
+from devstack.kafka import KafkaBroker
+from devstack.postgres import PostgresServer
+from devstack.schema_registry import SchemaRegistry
+from offramp.worker import Worker
+from tests.conftest import wait_for
+from tests.integration.sql.support import PgConnection, scalar, sql_config
+
+EVENT = {
+    "title": "Event",
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "amount": {"type": "number"},
+        "ok": {"type": "boolean"},
+        "tag": {"type": ["string", "null"]},
+        "labels": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["id", "amount", "ok"],
+}
+
+
+def _columns(pg: PgConnection, table: str) -> dict[str, tuple[str, str]]:
+    rows = pg.execute(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = %s",
+        (table,),
+    ).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _send(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for value in values:
+        producer.produce(topic, value)
+    assert producer.flush(30) == 0
+
+
+def _sink(topic: str, url: str, converter: str, registry: str) -> dict[str, Any]:
+    return sql_config(
+        topic,
+        url,
+        **{
+            "auto.create": "true",
+            "value.converter": converter,
+            "value.converter.schema.registry.url": registry,
+        },
+    )
+
+
+def test_json_schema_records_land_as_typed_columns(
+    worker: Worker,
+    kafka: KafkaBroker,
+    postgres: PostgresServer,
+    pg: PgConnection,
+    make_topic: Callable[..., str],
+    unique: str,
+) -> None:
+    """JSONSerializer documents: integer BIGINT, number DOUBLE, boolean BOOLEAN NOT NULL
+    (required), a nullable string TEXT, an array kept as JSON; the values as sent."""
+    topic = make_topic("events")
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    docs = [
+        {
+            "id": n,
+            "amount": n / 4,
+            "ok": n % 2 == 0,
+            "tag": None if n % 2 else f"t{n}",
+            "labels": ["a", str(n)],
+        }
+        for n in range(5)
+    ]
+    with SchemaRegistry() as registry:
+        with SchemaRegistryClient({"url": registry.url}) as client:
+            serialize = JSONSerializer(json.dumps(EVENT), client)
+            _send(kafka.bootstrap, topic, [serialize(doc, ctx) for doc in docs])
+        converter = "io.confluent.connect.json.JsonSchemaConverter"
+        worker.create(f"jsonschema-{unique}", _sink(topic, postgres.url(), converter, registry.url))
+        wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 5, timeout=60)
+    columns = _columns(pg, topic)
+    print("columns:", columns)
+    assert columns["id"] == ("bigint", "NO")
+    assert columns["amount"] == ("double precision", "NO")
+    assert columns["ok"] == ("boolean", "NO")
+    assert columns["tag"] == ("text", "YES")
+    rows = pg.execute(f'SELECT id, amount, ok, tag, labels FROM "{topic}" ORDER BY id').fetchall()
+    labels = [r[4] if isinstance(r[4], list) else json.loads(r[4]) for r in rows]
+    assert [r[:4] for r in rows] == [(d["id"], d["amount"], d["ok"], d["tag"]) for d in docs]
+    assert labels == [d["labels"] for d in docs]
+
+
+def _order_class() -> type:
+    """shop.Order as protoc would compile it: proto3 scalars, an enum, a repeated field
+    and a proto3 ``optional`` field."""
+    proto = descriptor_pb2.FileDescriptorProto(name="order.proto", package="shop", syntax="proto3")
+    status = proto.enum_type.add(name="Status")
+    status.value.add(name="NEW", number=0)
+    status.value.add(name="PAID", number=1)
+    message = proto.message_type.add(name="Order")
+    types = descriptor_pb2.FieldDescriptorProto
+    optional, repeated = types.LABEL_OPTIONAL, types.LABEL_REPEATED
+    message.field.add(name="id", number=1, type=types.TYPE_INT64, label=optional)
+    message.field.add(name="sku", number=2, type=types.TYPE_STRING, label=optional)
+    message.field.add(name="qty", number=3, type=types.TYPE_INT32, label=optional)
+    message.field.add(name="price", number=4, type=types.TYPE_DOUBLE, label=optional)
+    message.field.add(name="paid", number=5, type=types.TYPE_BOOL, label=optional)
+    message.field.add(
+        name="status", number=6, type=types.TYPE_ENUM, type_name=".shop.Status", label=optional
+    )
+    message.field.add(name="tags", number=7, type=types.TYPE_STRING, label=repeated)
+    message.oneof_decl.add(name="_note")
+    message.field.add(
+        name="note",
+        number=8,
+        type=types.TYPE_STRING,
+        label=optional,
+        proto3_optional=True,
+        oneof_index=0,
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
+
+
+def test_protobuf_records_land_as_typed_columns(
+    worker: Worker,
+    kafka: KafkaBroker,
+    postgres: PostgresServer,
+    pg: PgConnection,
+    make_topic: Callable[..., str],
+    unique: str,
+) -> None:
+    """ProtobufSerializer messages: int64 BIGINT, int32 INTEGER, double, bool and the
+    enum (by name, TEXT) NOT NULL as proto3 scalars always have a value; the proto3
+    optional field is a nullable column, NULL where unset."""
+    topic = make_topic("orders")
+    order = _order_class()
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    messages = [
+        order(
+            id=2**40 + n,
+            sku=f"A-{n}",
+            qty=n,
+            price=n * 1.5,
+            paid=n % 2 == 1,
+            status=n % 2,
+            tags=["x"],
+            **({"note": f"n{n}"} if n % 2 else {}),
+        )
+        for n in range(4)
+    ]
+    with SchemaRegistry() as registry:
+        with SchemaRegistryClient({"url": registry.url}) as client:
+            serialize = ProtobufSerializer(order, client, {"use.deprecated.format": False})
+            _send(kafka.bootstrap, topic, [serialize(m, ctx) for m in messages])
+        converter = "io.confluent.connect.protobuf.ProtobufConverter"
+        worker.create(f"protobuf-{unique}", _sink(topic, postgres.url(), converter, registry.url))
+        wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 4, timeout=60)
+    columns = _columns(pg, topic)
+    print("columns:", columns)
+    assert columns["id"] == ("bigint", "NO")
+    assert columns["sku"] == ("text", "NO")
+    assert columns["qty"] == ("integer", "NO")
+    assert columns["price"] == ("double precision", "NO")
+    assert columns["paid"] == ("boolean", "NO")
+    assert columns["status"] == ("text", "NO")
+    assert columns["note"] == ("text", "YES")
+    rows = pg.execute(
+        f'SELECT id, sku, qty, price, paid, status, note FROM "{topic}" ORDER BY id'
+    ).fetchall()
+    assert rows == [
+        (
+            2**40 + n,
+            f"A-{n}",
+            n,
+            n * 1.5,
+            n % 2 == 1,
+            ["NEW", "PAID"][n % 2],
+            f"n{n}" if n % 2 else None,
+        )
+        for n in range(4)
+    ]
