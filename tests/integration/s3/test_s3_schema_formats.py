@@ -6,7 +6,6 @@ pyarrow."""
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,10 +16,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from confluent_kafka import Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 
 from devstack.kafka import KafkaBroker
 from devstack.s3 import S3Server
@@ -29,6 +24,7 @@ from offramp.errors import ConfigError
 from offramp.testing import read_dead_letters
 from offramp.worker import Worker
 from tests.conftest import produce, wait_for
+from tests.integration.registry_support import produce_avro
 from tests.integration.runtime_support import committed, dead_letters_to
 from tests.integration.s3.support import body, keys, s3_sink
 
@@ -63,16 +59,6 @@ def _order(n: int, note: bool = False) -> dict[str, Any]:
     return row
 
 
-def _produce(url: str, bootstrap: str, topic: str, schema: dict[str, Any], rows: list[Any]) -> None:
-    with SchemaRegistryClient({"url": url}) as client:
-        ser = AvroSerializer(client, json.dumps(schema))
-        ctx = SerializationContext(topic, MessageField.VALUE)
-        producer = Producer({"bootstrap.servers": bootstrap})
-        for row in rows:
-            producer.produce(topic, ser(row, ctx))
-        assert producer.flush(30) == 0
-
-
 def test_avro_records_become_avro_and_typed_parquet_objects_a_file_per_schema(
     worker: Worker,
     kafka: KafkaBroker,
@@ -87,8 +73,9 @@ def test_avro_records_become_avro_and_typed_parquet_objects_a_file_per_schema(
     holding its records with their schema's types; everything is committed."""
     topic = make_topic("orders")
     with SchemaRegistry() as registry:
-        _produce(registry.url, kafka.bootstrap, topic, V1, [_order(n) for n in range(5)])
-        _produce(registry.url, kafka.bootstrap, topic, V2, [_order(n, True) for n in range(5, 9)])
+        url = registry.url
+        produce_avro(url, kafka.bootstrap, topic, V1, [_order(n) for n in range(5)])
+        produce_avro(url, kafka.bootstrap, topic, V2, [_order(n, True) for n in range(5, 9)])
         converter = {
             "value.converter": "io.confluent.connect.avro.AvroConverter",
             "value.converter.schema.registry.url": registry.url,

@@ -25,6 +25,16 @@ def scalar(conn: PgConnection, sql: str, *params: Any) -> Any:
     return row[0] if row else None
 
 
+def column_types(conn: PgConnection, table: str) -> dict[str, tuple[str, str]]:
+    """Each column of ``table``: (data type, is nullable "YES"/"NO")."""
+    rows = conn.execute(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = %s",
+        (table,),
+    ).fetchall()
+    return {name: (kind, nullable) for name, kind, nullable in rows}
+
+
 def stored_offsets(conn: PgConnection, connector: str) -> dict[tuple[str, int], int]:
     """The exactly-once offsets table's rows for ``connector``."""
     try:

@@ -4,14 +4,8 @@ evolves the table."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
-
-from confluent_kafka import Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 
 from devstack.kafka import KafkaBroker
 from devstack.postgres import PostgresServer
@@ -19,8 +13,9 @@ from devstack.schema_registry import SchemaRegistry
 from offramp.testing import read_dead_letters
 from offramp.worker import Worker
 from tests.conftest import produce, wait_for
+from tests.integration.registry_support import produce_avro
 from tests.integration.runtime_support import dead_letters_to
-from tests.integration.sql.support import PgConnection, scalar, sql_config
+from tests.integration.sql.support import PgConnection, column_types, scalar, sql_config
 
 V1: dict[str, Any] = {
     "type": "record",
@@ -31,16 +26,6 @@ V2: dict[str, Any] = {
     **V1,
     "fields": [*V1["fields"], {"name": "note", "type": ["null", "string"], "default": None}],
 }
-
-
-def _produce(url: str, bootstrap: str, topic: str, schema: dict[str, Any], rows: list[Any]) -> None:
-    with SchemaRegistryClient({"url": url}) as client:
-        ser = AvroSerializer(client, json.dumps(schema))
-        ctx = SerializationContext(topic, MessageField.VALUE)
-        producer = Producer({"bootstrap.servers": bootstrap})
-        for row in rows:
-            producer.produce(topic, ser(row, ctx))
-        assert producer.flush(30) == 0
 
 
 def test_avro_lands_as_typed_columns_and_evolves(
@@ -54,7 +39,8 @@ def test_avro_lands_as_typed_columns_and_evolves(
     """BIGINT/INTEGER NOT NULL columns from schema v1; v2's optional note adds a column."""
     topic, name = make_topic("orders"), f"avro-{unique}"
     with SchemaRegistry() as registry:
-        _produce(registry.url, kafka.bootstrap, topic, V1, [{"id": i, "qty": i} for i in range(5)])
+        rows = [{"id": i, "qty": i} for i in range(5)]
+        produce_avro(registry.url, kafka.bootstrap, topic, V1, rows)
         worker.create(
             name,
             sql_config(
@@ -70,17 +56,10 @@ def test_avro_lands_as_typed_columns_and_evolves(
         )
         wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 5)
         rows = [{"id": 5 + i, "qty": 1, "note": f"n{i}"} for i in range(3)]
-        _produce(registry.url, kafka.bootstrap, topic, V2, rows)
+        produce_avro(registry.url, kafka.bootstrap, topic, V2, rows)
         wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 8)
     assert scalar(pg, f'SELECT count(note) FROM "{topic}"') == 3
-    columns = dict(
-        (r[0], (r[1], r[2]))
-        for r in pg.execute(
-            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-            "WHERE table_name = %s",
-            (topic,),
-        ).fetchall()
-    )
+    columns = column_types(pg, topic)
     print("columns:", columns)
     assert columns["id"] == ("bigint", "NO")
     assert columns["qty"] == ("integer", "NO")
@@ -100,7 +79,8 @@ def test_a_registry_outage_is_waited_out_and_a_corrupt_record_dead_lettered(
     a row. A record without Confluent's magic byte goes to the DLQ at VALUE_CONVERTER."""
     topic, name, dlq = make_topic("orders"), f"avro-down-{unique}", f"avro-dlq-{unique}"
     with SchemaRegistry() as registry:
-        _produce(registry.url, kafka.bootstrap, topic, V1, [{"id": i, "qty": i} for i in range(6)])
+        rows = [{"id": i, "qty": i} for i in range(6)]
+        produce_avro(registry.url, kafka.bootstrap, topic, V1, rows)
         produce(kafka.bootstrap, topic, [b"not avro at all"])
         registry.outage(True)
         worker.create(

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
-from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
@@ -21,7 +19,8 @@ from devstack.postgres import PostgresServer
 from devstack.schema_registry import SchemaRegistry
 from offramp.worker import Worker
 from tests.conftest import wait_for
-from tests.integration.sql.support import PgConnection, scalar, sql_config
+from tests.integration.registry_support import send
+from tests.integration.sql.support import PgConnection, column_types, scalar, sql_config
 
 EVENT = {
     "title": "Event",
@@ -37,32 +36,28 @@ EVENT = {
 }
 
 
-def _columns(pg: PgConnection, table: str) -> dict[str, tuple[str, str]]:
-    rows = pg.execute(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_name = %s",
-        (table,),
-    ).fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
-def _send(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap})
-    for value in values:
-        producer.produce(topic, value)
-    assert producer.flush(30) == 0
-
-
-def _sink(topic: str, url: str, converter: str, registry: str) -> dict[str, Any]:
-    return sql_config(
-        topic,
-        url,
-        **{
-            "auto.create": "true",
-            "value.converter": converter,
-            "value.converter.schema.registry.url": registry,
-        },
-    )
+def _land(
+    worker: Worker,
+    name: str,
+    topic: str,
+    postgres: PostgresServer,
+    pg: PgConnection,
+    converter: str,
+    registry: str,
+    count: int,
+) -> dict[str, tuple[str, str]]:
+    """Run a sql connector with ``converter`` on ``topic`` until its ``count`` records
+    are rows; the table's columns."""
+    config = {
+        "auto.create": "true",
+        "value.converter": converter,
+        "value.converter.schema.registry.url": registry,
+    }
+    worker.create(name, sql_config(topic, postgres.url(), **config))
+    wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == count, timeout=60)
+    found = column_types(pg, topic)
+    print("columns:", found)
+    return found
 
 
 def test_json_schema_records_land_as_typed_columns(
@@ -90,16 +85,17 @@ def test_json_schema_records_land_as_typed_columns(
     with SchemaRegistry() as registry:
         with SchemaRegistryClient({"url": registry.url}) as client:
             serialize = JSONSerializer(json.dumps(EVENT), client)
-            _send(kafka.bootstrap, topic, [serialize(doc, ctx) for doc in docs])
+            send(kafka.bootstrap, topic, [serialize(doc, ctx) for doc in docs])
         converter = "io.confluent.connect.json.JsonSchemaConverter"
-        worker.create(f"jsonschema-{unique}", _sink(topic, postgres.url(), converter, registry.url))
-        wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 5, timeout=60)
-    columns = _columns(pg, topic)
-    print("columns:", columns)
-    assert columns["id"] == ("bigint", "NO")
-    assert columns["amount"] == ("double precision", "NO")
-    assert columns["ok"] == ("boolean", "NO")
-    assert columns["tag"] == ("text", "YES")
+        name = f"jsonschema-{unique}"
+        columns = _land(worker, name, topic, postgres, pg, converter, registry.url, 5)
+    assert columns == {
+        "id": ("bigint", "NO"),
+        "amount": ("double precision", "NO"),
+        "ok": ("boolean", "NO"),
+        "tag": ("text", "YES"),
+        "labels": ("jsonb", "YES"),
+    }
     rows = pg.execute(f'SELECT id, amount, ok, tag, labels FROM "{topic}" ORDER BY id').fetchall()
     labels = [r[4] if isinstance(r[4], list) else json.loads(r[4]) for r in rows]
     assert [r[:4] for r in rows] == [(d["id"], d["amount"], d["ok"], d["tag"]) for d in docs]
@@ -169,19 +165,20 @@ def test_protobuf_records_land_as_typed_columns(
     with SchemaRegistry() as registry:
         with SchemaRegistryClient({"url": registry.url}) as client:
             serialize = ProtobufSerializer(order, client, {"use.deprecated.format": False})
-            _send(kafka.bootstrap, topic, [serialize(m, ctx) for m in messages])
+            send(kafka.bootstrap, topic, [serialize(m, ctx) for m in messages])
         converter = "io.confluent.connect.protobuf.ProtobufConverter"
-        worker.create(f"protobuf-{unique}", _sink(topic, postgres.url(), converter, registry.url))
-        wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 4, timeout=60)
-    columns = _columns(pg, topic)
-    print("columns:", columns)
-    assert columns["id"] == ("bigint", "NO")
-    assert columns["sku"] == ("text", "NO")
-    assert columns["qty"] == ("integer", "NO")
-    assert columns["price"] == ("double precision", "NO")
-    assert columns["paid"] == ("boolean", "NO")
-    assert columns["status"] == ("text", "NO")
-    assert columns["note"] == ("text", "YES")
+        name = f"protobuf-{unique}"
+        columns = _land(worker, name, topic, postgres, pg, converter, registry.url, 4)
+    assert columns == {
+        "id": ("bigint", "NO"),
+        "sku": ("text", "NO"),
+        "qty": ("integer", "NO"),
+        "price": ("double precision", "NO"),
+        "paid": ("boolean", "NO"),
+        "status": ("text", "NO"),
+        "tags": ("jsonb", "YES"),
+        "note": ("text", "YES"),
+    }
     rows = pg.execute(
         f'SELECT id, sku, qty, price, paid, status, note FROM "{topic}" ORDER BY id'
     ).fetchall()

@@ -19,6 +19,7 @@ from tests.conftest import produce, wait_for
 from tests.integration.runtime_support import ONLY_COMPLETED, dead_letters_to
 from tests.integration.sql.support import (
     PgConnection,
+    column_types,
     group_offsets,
     offsets_agree,
     scalar,
@@ -39,15 +40,6 @@ def _produce_json(bootstrap: str, topic: str, rows: list[tuple[str, Any]]) -> No
         [None if v is None else orjson.dumps(v) for _, v in rows],
         keys=[k.encode() for k, _ in rows],
     )
-
-
-def _columns(pg: PgConnection, table: str) -> dict[str, tuple[str, str]]:
-    rows = pg.execute(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_name = %s",
-        (table,),
-    ).fetchall()
-    return {name: (kind, nullable) for name, kind, nullable in rows}
 
 
 def test_billing_events_become_rows_exactly_once_with_offsets_in_the_database(
@@ -176,7 +168,7 @@ def test_schema_evolution_adds_nullable_columns(
         [("b", {"n": 2, "tenant": "globex", "cost_usd": 1.25, "tags": ["vip"], "paid": True})],
     )
     wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 2)
-    columns = _columns(pg, topic)
+    columns = column_types(pg, topic)
     assert columns["id"] == ("text", "NO")
     assert columns["n"] == ("bigint", "YES")
     assert columns["cost_usd"] == ("double precision", "YES")
@@ -312,7 +304,7 @@ def test_json_schema_envelopes_create_typed_columns(
         ),
     )
     wait_for(lambda: scalar(pg, f'SELECT count(*) FROM "{topic}"') == 1)
-    columns = _columns(pg, topic)
+    columns = column_types(pg, topic)
     assert columns["call"] == ("bigint", "NO")
     assert columns["minutes"] == ("integer", "YES")
     assert columns["ended"] == ("timestamp with time zone", "YES")
