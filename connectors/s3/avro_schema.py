@@ -223,10 +223,12 @@ def _required_normalizer(connect: dict[str, Any]) -> Normalize | None:
         named = [(str(f["field"]), _normalizer(f)) for f in fields]
         if all(n is None for _, n in named):
             return _mapping  # fastavro reads the fields it needs from the dict
-        return lambda value: {
-            key: _mapping(value).get(key) if n is None else n(_mapping(value).get(key))
-            for key, n in named
-        }
+
+        def struct(value: Any) -> dict[str, Any]:
+            get = _mapping(value).get
+            return {key: get(key) if n is None else n(get(key)) for key, n in named}
+
+        return struct
     return None
 
 
