@@ -303,6 +303,7 @@ def main() -> int:
                 f"run {run + 1}: 2 workers {ratios[2][-1]:.2f}x, 3 workers {ratios[3][-1]:.2f}x",
                 flush=True,
             )
+        del admin  # its connections close before the broker stops, not after (no log noise)
     medians = {size: statistics.median(values) for size, values in rates.items()}
     print(
         f"median records/s: 1 worker {medians[1]:,.0f}, 2 workers {medians[2]:,.0f}, "

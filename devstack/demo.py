@@ -4,11 +4,13 @@ Starts a real Kafka broker, runs ``offramp standalone configs/worker.json
 configs/connectors`` as a separate process, produces sample ``call.completed``
 CloudEvents and prints what every sink received. Each sink contributes a
 ``DemoSection`` (start its service, say when the sink has everything, summarise it;
-see ``devstack.demo_base``).
+see ``devstack.demo_base``). ``--workers N`` (N > 1) runs the same fan-out on N
+``offramp distributed`` workers instead (``devstack.demo_cluster``).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -22,6 +24,7 @@ from pathlib import Path
 import orjson
 
 from devstack.demo_base import DemoContext, DemoSection
+from devstack.demo_cluster import Member, create_connectors, members, spread_report
 from devstack.demo_hubspot import HubSpotSection
 from devstack.demo_progress import Progress, summary_table
 from devstack.demo_qdrant import QdrantSection
@@ -63,15 +66,24 @@ class FileSection:
         pass
 
 
-def sections() -> list[DemoSection]:
+def sections(cluster: bool = False) -> list[DemoSection]:
+    """Every sink's section; on a cluster not Qdrant's (``demo_cluster.LEFT_OUT``)."""
     return [
         FileSection(),
         HubSpotSection(),
-        QdrantSection(),
+        *([] if cluster else [QdrantSection()]),
         S3Section(),
         SqlSection(),
         SlackSection(),
     ]
+
+
+@contextlib.contextmanager
+def _standalone(ctx: DemoContext) -> Iterator[list[Member]]:
+    """The one standalone worker, running every connector file."""
+    rest_port = free_port()
+    with _worker(ctx, rest_port) as proc:
+        yield [Member(proc, f"http://127.0.0.1:{rest_port}", ctx.workdir / "worker.log")]
 
 
 @contextlib.contextmanager
@@ -120,6 +132,19 @@ def _where_to_look(url: str, workdir: Path) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="1: one offramp standalone worker (the default); more: that many "
+        "offramp distributed workers of one cluster",
+    )
+    parser.add_argument("--no-wait", action="store_true", help="stop at the end, don't ask")
+    args = parser.parse_args()
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    cluster = args.workers > 1
     workdir = ROOT / "var" / "demo"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -131,7 +156,7 @@ def main() -> int:
             flush=True,
         )
         ctx = DemoContext(broker.bootstrap, workdir)
-        parts = sections()
+        parts = sections(cluster)
         try:
             for part in parts:
                 part.setup(ctx)
@@ -139,48 +164,71 @@ def main() -> int:
 
             admin = AdminClient({"bootstrap.servers": broker.bootstrap, "logger": client_logger()})
             admin.create_topics([NewTopic("calls", 6, 1)])["calls"].result(30)
-            rest_port = free_port()
-            with _worker(ctx, rest_port) as proc:
-                print(
-                    f"offramp worker running (REST on http://127.0.0.1:{rest_port}); "
-                    f"producing {EVENTS} call events...",
-                    flush=True,
-                )
+            workers = members(ctx, ROOT, args.workers) if cluster else _standalone(ctx)
+            with workers as running:
+                urls = [m.url for m in running]
+                if cluster:
+                    print(
+                        f"{len(running)} offramp distributed workers running (REST on "
+                        f"{', '.join(urls)}); creating the connectors:",
+                        flush=True,
+                    )
+                    print("\n".join(create_connectors(ROOT, urls)), flush=True)
+                    print(f"producing {EVENTS} call events...", flush=True)
+                else:
+                    print(
+                        f"offramp worker running (REST on {urls[0]}); "
+                        f"producing {EVENTS} call events...",
+                        flush=True,
+                    )
                 ctx.events = produce_calls(broker.bootstrap, "calls", EVENTS)
                 print(
                     f"produced {len(ctx.events)} events ({len(ctx.completed)} call.completed);"
                     " waiting for every sink to have them:",
                     flush=True,
                 )
-                url = f"http://127.0.0.1:{rest_port}"
-                progress = Progress(url)
+                progress = Progress(*urls)
                 deadline = time.monotonic() + 120
                 pending = list(parts)
                 while pending and time.monotonic() < deadline:
-                    if proc.poll() is not None:
-                        print((workdir / "worker.log").read_text(), file=sys.stderr)
-                        raise SystemExit(f"the worker exited with {proc.returncode}")
+                    for member in running:
+                        if member.proc.poll() is not None:
+                            print(member.log.read_text(), file=sys.stderr)
+                            raise SystemExit(
+                                f"the worker at {member.url} exited with {member.proc.returncode}"
+                            )
                     pending = [p for p in pending if not p.ready(ctx)]
                     progress.tick()
                     time.sleep(0.5)
                 progress.done()
+                logs = ", ".join(f"var/demo/{m.log.name}" for m in running)
+                which = "worker logs" if cluster else "worker log"
+                names = "worker-*.log" if cluster else "worker.log"
                 for part in parts:
                     print(f"\n== {part.title}")
                     print(
                         part.report(ctx)
                         if part not in pending
-                        else "did not receive everything within 120 s; see var/demo/worker.log"
+                        else f"did not receive everything within 120 s; see {logs}"
                     )
-                print("\n== summary (from the worker's /metrics)")
-                print(summary_table(url))
-                _where_to_look(url, workdir)
-                if sys.stdin.isatty() and "--no-wait" not in sys.argv:
+                if cluster:
+                    print("\n== where the work went (GET /connectors?expand=status, /metrics)")
+                    print(spread_report(urls))
+                print(
+                    "\n== summary (from the workers' /metrics)"
+                    if cluster
+                    else "\n== summary (from the worker's /metrics)"
+                )
+                print(summary_table(*urls))
+                _where_to_look(urls[0], workdir)
+                if sys.stdin.isatty() and not args.no_wait:
                     with contextlib.suppress(EOFError, KeyboardInterrupt):
-                        input("\nThe worker is still running. Press Enter to stop it. ")
+                        them = "workers are" if cluster else "worker is"
+                        input(f"\nThe {them} still running. Press Enter to stop. ")
         finally:
             for part in parts:
                 part.teardown()
-    print(f"\ndemo finished in {time.monotonic() - began:.0f}s; worker log: {workdir}/worker.log")
+    print(f"\ndemo finished in {time.monotonic() - began:.0f}s; {which}: {workdir}/{names}")
     return 0
 
 

@@ -1,8 +1,10 @@
 """What the demo shows while it runs and when it ends: each connector's count of
 records written rising, then a summary table and where to look.
 
-The counts come from the worker itself (``GET /metrics`` and ``/connectors``), the way
-an operator would read them, so the demo needs nothing from the sections for this.
+The counts come from the workers themselves (``GET /metrics`` and ``/connectors``), the
+way an operator would read them, so the demo needs nothing from the sections for this.
+Each worker's ``/metrics`` counts its own tasks only: on a cluster the counts are summed
+over the workers' URLs.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ __all__ = ["Progress", "summary_table"]
 _SAMPLE = re.compile(r'^(offramp_sink_record_\w+_total)\{connector="([^"]+)"[^}]*\} (\S+)$', re.M)
 
 
-def counts(url: str) -> dict[str, dict[str, int]]:
-    """``{connector: {"written": n, "dead_lettered": n, "read": n}}`` from ``/metrics``."""
+def counts(*urls: str) -> dict[str, dict[str, int]]:
+    """``{connector: {"written": n, "dead_lettered": n, "read": n}}`` from ``/metrics``,
+    summed over the workers at ``urls`` (one that doesn't answer counts nothing)."""
     found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    try:
-        text = httpx.get(f"{url}/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return {}
+    text = ""
+    for url in urls:
+        try:
+            text += httpx.get(f"{url}/metrics", timeout=5).text + "\n"
+        except httpx.HTTPError:
+            continue
     names = {
         "offramp_sink_record_send_total": "written",
         "offramp_sink_record_dead_lettered_total": "dead_lettered",
@@ -41,8 +46,8 @@ class Progress:
     """One line per tick with every connector's records written so far; on a terminal
     the line is redrawn in place, elsewhere (CI logs) one is printed every few seconds."""
 
-    def __init__(self, url: str, every: float = 2.0) -> None:
-        self.url = url
+    def __init__(self, *urls: str, every: float = 2.0) -> None:
+        self.urls = urls
         self.every = every if sys.stdout.isatty() else 5.0
         self._last = 0.0
 
@@ -51,7 +56,7 @@ class Progress:
         if now - self._last < self.every:
             return
         self._last = now
-        found = counts(self.url)
+        found = counts(*self.urls)
         if not found:
             return
         line = "  written: " + " · ".join(
@@ -67,11 +72,12 @@ class Progress:
             print(flush=True)
 
 
-def summary_table(url: str) -> str:
-    """Connector, state, records read, written and dead-lettered, as the worker says."""
-    found = counts(url)
+def summary_table(*urls: str) -> str:
+    """Connector, state, records read, written and dead-lettered, as the workers say
+    (the state from the first: any worker answers for the whole cluster)."""
+    found = counts(*urls)
     try:
-        status = httpx.get(f"{url}/connectors", params={"expand": "status"}, timeout=5).json()
+        status = httpx.get(f"{urls[0]}/connectors", params={"expand": "status"}, timeout=5).json()
     except (httpx.HTTPError, ValueError):
         status = {}
     rows = [["CONNECTOR", "STATE", "READ", "WRITTEN", "DEAD-LETTERED"]]
