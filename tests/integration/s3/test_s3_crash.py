@@ -2,10 +2,12 @@
 run, leaves every record in exactly one object, and no object name ever held two
 different contents. Both ways records go into files are exercised: record by record
 (field partitioner, time rotation, values decoded) and in bulk (default partitioner,
-values stored as the JSON text consumed)."""
+values stored as the JSON text consumed); and Avro files from JSON-envelope records
+(each file's schema from its records, blocks deflated)."""
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import signal
@@ -15,8 +17,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import fastavro
+import orjson
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
@@ -46,11 +50,33 @@ BY_FIELD = {
 }
 # Rotation by count only: the bulk path, JSON text as consumed, zstd.
 IN_BULK = {"flush.size": "250", "s3.compression.type": "zstd"}
+# Avro files of JSON-envelope records: record by record, the schema from each record.
+AVRO = {
+    "value.converter.schemas.enable": "true",
+    "format.class": "avro",
+    "avro.codec": "deflate",
+    "flush.size": "250",
+}
+_SCHEMA = orjson.dumps(
+    {"type": "struct", "fields": [{"field": "n", "type": "int64"}, {"field": "g", "type": "int32"}]}
+)
 
 
-def _value(n: int) -> bytes:
+def _value(n: int, layout: dict[str, str] | None = None) -> bytes:
+    if layout is AVRO:
+        return b'{"schema": %s, "payload": {"n": %d, "g": %d}}' % (_SCHEMA, n, n % 3)
     # Spaced, unlike a compact encoder's output: stored as is only if never decoded.
     return b'{"n": %d,  "g": %d}' % (n, n % 3)
+
+
+def _stored(client: S3Client, bucket: str, layout: dict[str, str]) -> dict[str, list[Any]]:
+    """Every object with the values it holds."""
+    if layout is not AVRO:
+        return archive(client, bucket)
+    return {
+        key: list(fastavro.reader(io.BytesIO(body(client, bucket, key))))
+        for key in keys(client, bucket)
+    }
 
 
 def _start_worker(
@@ -96,7 +122,7 @@ def _end_offsets(bootstrap: str, topic: str) -> list[int]:
         consumer.close()
 
 
-@pytest.mark.parametrize("layout", [BY_FIELD, IN_BULK], ids=["by-field", "in-bulk"])
+@pytest.mark.parametrize("layout", [BY_FIELD, IN_BULK, AVRO], ids=["by-field", "in-bulk", "avro"])
 def test_kill_9_during_50000_records_then_a_clean_run_is_exactly_once(
     layout: dict[str, str],
     kafka: KafkaBroker,
@@ -117,7 +143,7 @@ def test_kill_9_during_50000_records_then_a_clean_run_is_exactly_once(
         producer = Producer({"bootstrap.servers": kafka.bootstrap, "enable.idempotence": True})
         for start in range(0, TOTAL, 1000):
             for n in range(start, start + 1000):
-                producer.produce(topic, _value(n), str(n).encode())
+                producer.produce(topic, _value(n, layout), str(n).encode())
             unacknowledged.append(producer.flush(30))
             time.sleep(0.4)  # ~20 s of streaming, so every kill lands mid-stream
 
@@ -142,7 +168,7 @@ def test_kill_9_during_50000_records_then_a_clean_run_is_exactly_once(
         tail = 1 if layout is BY_FIELD else int(layout["flush.size"])
         for p in range(PARTITIONS):
             last: list[bytes | None] = [
-                _value(n) for n in range(TOTAL + p * tail, TOTAL + (p + 1) * tail)
+                _value(n, layout) for n in range(TOTAL + p * tail, TOTAL + (p + 1) * tail)
             ]
             produce(kafka.bootstrap, topic, last, partition=p)
 
@@ -161,14 +187,15 @@ def test_kill_9_during_50000_records_then_a_clean_run_is_exactly_once(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, "SIGTERM ends the worker cleanly with status 0"
 
-    stored = archive(s3_client, bucket)
+    stored = _stored(s3_client, bucket, layout)
     counts = Counter(v["n"] for values in stored.values() for v in values)
     assert set(range(TOTAL)) <= set(counts), "every record before the tail is archived"
     assert max(counts.values()) == 1, "no record is in two objects"
     if layout is BY_FIELD:
         where, suffix = r"g=([012])", r"\.json\.gz"
     else:
-        where, suffix = r"partition=([0-3])", r"\.json\.zst"
+        where = r"partition=([0-3])"
+        suffix = r"\.avro" if layout is AVRO else r"\.json\.zst"
     pattern = re.compile(
         rf"topics/{re.escape(topic)}/{where}/{re.escape(topic)}\+[0-3]\+\d{{10}}{suffix}"
     )
@@ -177,7 +204,7 @@ def test_kill_9_during_50000_records_then_a_clean_run_is_exactly_once(
         assert match, key
         if layout is BY_FIELD:
             assert {v["g"] for v in values} == {int(match.group(1))}
-        else:
+        elif layout is IN_BULK:
             lines = decode(key, body(s3_client, bucket, key)).splitlines()
             assert lines == [_value(v["n"]) for v in values], "stored as consumed"
     hashes = version_hashes(s3_client, bucket)
