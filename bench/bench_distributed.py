@@ -289,6 +289,8 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--protocol", default="classic", choices=["classic", "consumer"])
     args = parser.parse_args()
+    # Stopped with SIGTERM, still stop the workers (the finally blocks run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ratios: dict[int, list[float]] = {2: [], 3: []}
     rates: dict[int, list[float]] = {1: [], 2: [], 3: []}
     with KafkaBroker(heap="1g") as broker:

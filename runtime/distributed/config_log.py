@@ -41,7 +41,7 @@ from confluent_kafka import (
 )
 
 from offramp.config import WorkerConfig
-from offramp.kafka_logs import client_logger
+from offramp.kafka_logs import client_logger, fencing_expected_logger
 from offramp.kafka_refusals import RefusalWatch
 
 __all__ = ["ConfigLog", "Entry", "is_request_key"]
@@ -108,6 +108,7 @@ class ConfigLog:
         self._producer_settings = {
             **config.connection_config(),
             **self._common,
+            "logger": fencing_expected_logger(),  # every other worker's write fences it
             "transactional.id": f"offramp-{config.group_id}-configs",
         }
         settings = {
