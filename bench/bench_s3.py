@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from offramp import BatchWriter, TaskContext
 from offramp.config import load_worker_config
 from offramp.connectors.s3 import S3SinkConfig, S3SinkConnector, S3Writer
 from offramp.connectors.s3.client import create_client
-from offramp.connectors.s3.uploader import ObjectStore
+from offramp.connectors.s3.uploader import ObjectStore, StoredObject
 from offramp.registry import PluginRegistry
 from offramp.worker import Worker
 
@@ -143,14 +143,23 @@ class StoreClock:
         self.finished = 0.0
         self._lock = threading.Lock()  # the connector uploads on several threads
 
-    def put(self, key: str, body: Iterable[bytes | memoryview], content_type: str) -> None:
-        self.store.put(key, body, content_type)
+    def put(
+        self,
+        key: str,
+        body: Iterable[bytes | memoryview],
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> None:
+        self.store.put(key, body, content_type, metadata)
         with self._lock:
             self.stored += 1
             last = self.stored == self.expected
         if last:
             self.finished = time.perf_counter()
             self.done.set()
+
+    def head(self, key: str) -> StoredObject | None:
+        return self.store.head(key)
 
     def close(self) -> None:
         self.store.close()

@@ -259,6 +259,11 @@ class S3SinkConfig(ConfigModel):
     s3_request_timeout_ms: int = Field(
         60000, ge=1, description="Socket connect/read timeout of one S3 request"
     )
+    s3_conditional_writes: bool = Field(
+        True,
+        description="Upload with If-None-Match: * so an object already at a key is never "
+        "replaced (false: for stores that refuse the header; they overwrite as before)",
+    )
     s3_upload_concurrency: int = Field(
         2,
         ge=1,

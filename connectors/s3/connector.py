@@ -75,7 +75,12 @@ class S3SinkConnector(SinkConnector[S3SinkConfig]):
         ]
 
     def create_writer(self, config: S3SinkConfig, context: TaskContext) -> BatchWriter:
-        store = S3ObjectStore(create_client(config), config.s3_bucket_name, config.s3_part_size)
+        store = S3ObjectStore(
+            create_client(config),
+            config.s3_bucket_name,
+            config.s3_part_size,
+            conditional=config.s3_conditional_writes,
+        )
         transforms = str(context.connector_config.get("transforms") or "").strip()
         return S3Writer(config, store, context.logger, topics_may_change=bool(transforms))
 

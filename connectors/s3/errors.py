@@ -49,6 +49,9 @@ _RETRIABLE_CODES = frozenset(
         "BadDigest",
         "IncompleteBody",
         "NoSuchUpload",  # our multipart upload vanished (aborted elsewhere): start again
+        # Two conditional writes of one key at once (AWS): the one that lost may find
+        # the other's object when tried again.
+        "ConditionalRequestConflict",
     }
 )
 

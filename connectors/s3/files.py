@@ -7,6 +7,12 @@ rotation point is always an offset at which *no* file of that partition is open.
 what makes redelivery deterministic: restarting from the oldest segment not yet stored
 rebuilds exactly the files the crashed run had open, with the same names and the same
 contents, while everything before it is already in S3.
+
+A segment may also be given a *limit* when it starts: the end offset of an object some
+other writer already stored under the key its first file will have (see ``intake``).
+Such a segment ignores ``flush.size`` and ``rotate.interval.ms`` and ends exactly before
+the limit, so it rebuilds that writer's segment — the same keys over the same records —
+rather than one that overlaps it.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ class Segment:
     start_offset: int
     base_timestamp: int
     records: int = 0
+    end_offset: int = 0  # one past the offset of its last record
+    limit: int | None = None  # ends before this offset, whatever the rotation rules say
     last_encoded: str = ""
     last_file: OpenFile | None = None
     files: dict[tuple[str, str], OpenFile] = field(default_factory=dict)
@@ -72,6 +80,10 @@ class PartitionFiles:
     # Offsets below this were taken in already (buffered, stored or failed): a write
     # retried after a transient error must not add them twice.
     next_offset: int = -1
+    # Ask the store for an object at the key of each new segment's first file, until
+    # one isn't there: set when the partition is opened, as what another writer left
+    # behind is found from where reading resumes.
+    probing: bool = False
     current: Segment | None = None
     sealed: deque[Segment] = field(default_factory=deque)  # rotated, not yet stored
 

@@ -13,6 +13,9 @@ Rotation, per Kafka partition and for the whole segment at once:
   schema differs from its file's (Confluent's ``schema.compatibility=NONE``: the whole
   segment rotates, as Confluent commits all of a partition's files).
 
+A segment that starts where another writer already stored an object (found by ``probe``,
+see ``files``) ends exactly before that object's end offset instead.
+
 Two ways in, with the same result: the common archive (default partitioner, no time
 rotation) takes each run of one partition's records in bulk — encoded at once (see
 ``RecordFormat.encode_run``), cut into files at ``flush.size`` — and everything else, or a run
@@ -22,7 +25,8 @@ record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 
 from offramp import RecordFailure, SinkRecord, TopicPartition
 from offramp.connectors.s3.buffer import SpillBuffer
@@ -37,6 +41,10 @@ __all__ = ["RecordIntake"]
 
 _REASON = "__offramp.errors.reason"
 
+# The end offset of an object already stored under the key of a new segment's first
+# file (Kafka partition, file), or None if there is none. Never raises.
+Probe = Callable[[int, OpenFile], "int | None"]
+
 
 class RecordIntake:
     def __init__(
@@ -45,8 +53,10 @@ class RecordIntake:
         record_format: RecordFormat,
         partitions: dict[TopicPartition, PartitionFiles],
         topics_may_change: bool,
+        probe: Probe | None = None,
     ) -> None:
         self.config = config
+        self.probe = probe
         self.format = record_format
         self.partitions = partitions
         self.topics_may_change = topics_may_change
@@ -61,13 +71,13 @@ class RecordIntake:
         Records at offsets taken in before (a retried batch) are skipped."""
         touched: list[PartitionFiles] = []
         if self.in_bulk:
-            for files, run in self._runs(records):
+            for tp, files, run in self._runs(records):
                 touched.append(files)
-                self._take_run(files, run, failures)
+                self._take_run(tp, files, run, failures)
         else:
-            for files, run in self._runs(records):
+            for tp, files, run in self._runs(records):
                 touched.append(files)
-                self._take_each(files, run, failures)
+                self._take_each(tp, files, run, failures)
         for files in touched:
             if files.current is not None:
                 files.current.flush()  # memory holds at most one batch beyond the buffers
@@ -80,9 +90,9 @@ class RecordIntake:
 
     def _runs(
         self, records: Sequence[SinkRecord]
-    ) -> list[tuple[PartitionFiles, Sequence[SinkRecord]]]:
+    ) -> list[tuple[TopicPartition, PartitionFiles, Sequence[SinkRecord]]]:
         """Consecutive records of one Kafka partition (consume() returns them so)."""
-        runs: list[tuple[PartitionFiles, Sequence[SinkRecord]]] = []
+        runs: list[tuple[TopicPartition, PartitionFiles, Sequence[SinkRecord]]] = []
         start, count = 0, len(records)
         while start < count:
             first = records[start].message
@@ -94,14 +104,18 @@ class RecordIntake:
                     break
                 end += 1
             tp = TopicPartition(topic or "", partition or 0)
-            runs.append((self._files(tp), records[start:end]))
+            runs.append((tp, self._files(tp), records[start:end]))
             start = end
         return runs
 
     # ----- in bulk --------------------------------------------------------------------
 
     def _take_run(
-        self, files: PartitionFiles, run: Sequence[SinkRecord], failures: list[RecordFailure]
+        self,
+        tp: TopicPartition,
+        files: PartitionFiles,
+        run: Sequence[SinkRecord],
+        failures: list[RecordFailure],
     ) -> None:
         skip = 0
         while skip < len(run) and run[skip].kafka_offset < files.next_offset:
@@ -114,30 +128,47 @@ class RecordIntake:
         if encoded is None or (
             self.topics_may_change and any(record.topic != topic for record in run)
         ):
-            self._take_each(files, run, failures)
+            self._take_each(tp, files, run, failures)
             return
         files.next_offset = run[-1].kafka_offset + 1
         flush_size = self.config.flush_size
         directory = files.default_directory
         done, count = 0, len(run)
         while done < count:
+            offset = run[done].kafka_offset
             segment = files.current
+            if segment is not None and segment.limit is not None and offset >= segment.limit:
+                segment.end_offset = segment.limit  # everything below it was read
+                files.seal()
+                segment = None
+            fresh = segment is None
             if segment is None:
-                segment = files.current = Segment(run[done].kafka_offset, 0)
-            file = self._file(segment, topic, directory, run[done].kafka_offset)
-            size = min(count - done, flush_size - segment.records)
+                segment = files.current = Segment(offset, 0)
+            file = self._file(segment, topic, directory, offset)
+            if fresh and files.probing:
+                self._probe(tp, files, segment, file)
+            limit = segment.limit
+            if limit is None:
+                size = min(count - done, flush_size - segment.records)
+            else:  # up to the limit: offsets increase, but may skip (compaction, markers)
+                size = bisect_left(run, limit, done, count, key=_offset) - done
             file.pending.append(encoded.chunk(done, done + size))
             file.records += size
             segment.records += size
             segment.last_encoded = directory
             done += size
-            if segment.records >= flush_size:
+            segment.end_offset = run[done - 1].kafka_offset + 1
+            if segment.records >= flush_size if limit is None else segment.end_offset >= limit:
                 files.seal()
 
     # ----- record by record -----------------------------------------------------------
 
     def _take_each(
-        self, files: PartitionFiles, run: Sequence[SinkRecord], failures: list[RecordFailure]
+        self,
+        tp: TopicPartition,
+        files: PartitionFiles,
+        run: Sequence[SinkRecord],
+        failures: list[RecordFailure],
     ) -> None:
         config = self.config
         needs_time = config.needs_timestamps
@@ -186,23 +217,47 @@ class RecordIntake:
             topic = record.topic if renamed else record.kafka_topic
             segment = files.current
             if segment is None:
-                segment = files.current = Segment(offset, timestamp)
+                pass
+            elif segment.limit is not None and offset >= segment.limit:
+                segment.end_offset = segment.limit  # everything below it was read
+                files.seal()
+                segment = None
             elif (
-                rotate_ms > 0
+                segment.limit is None
+                and rotate_ms > 0
                 and (
                     timestamp - segment.base_timestamp >= rotate_ms
                     or (time_based and encoded != segment.last_encoded)
                 )
             ) or (schema_of is not None and self._other_schema(segment, topic, encoded, schema)):
                 files.seal()
+                segment = None
+            fresh = segment is None
+            if segment is None:
                 segment = files.current = Segment(offset, timestamp)
             file = self._file(segment, topic, encoded, offset, schema)
+            if fresh and files.probing:
+                self._probe(tp, files, segment, file)
             file.pending.append(data)
             file.records += 1
             segment.last_encoded = encoded
             segment.records += 1
-            if segment.records >= flush_size:
+            segment.end_offset = offset + 1
+            limit = segment.limit
+            if segment.records >= flush_size if limit is None else offset + 1 >= limit:
                 files.seal()
+
+    def _probe(
+        self, tp: TopicPartition, files: PartitionFiles, segment: Segment, file: OpenFile
+    ) -> None:
+        """A new segment's first file: if another writer stored an object at its key,
+        end this segment where that one ended; probe again at the next segment, until
+        a key is free."""
+        end = self.probe(tp.partition, file) if self.probe is not None else None
+        if end is not None and end > segment.start_offset:
+            segment.limit = end
+        else:
+            files.probing = False
 
     @staticmethod
     def _other_schema(segment: Segment, topic: str, encoded: str, schema: object) -> bool:
@@ -226,3 +281,7 @@ class RecordIntake:
             )
         segment.last_file = file
         return file
+
+
+def _offset(record: SinkRecord) -> int:
+    return record.kafka_offset

@@ -10,7 +10,8 @@ retried with backoff, and the retry uploads the failed segment right in the ``wr
 Open files are not durable, so ``pre_commit`` waits for the uploads in flight and lets
 the runtime commit a partition only up to the start offset of its oldest segment not yet
 in S3; after a crash, a rebalance or a clean stop, consumption resumes there and
-rebuilds the same files.
+rebuilds the same files. With conditional writes, a partition just opened first looks
+for objects other writers stored from where it resumes (see ``uploads``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,13 @@ class S3Writer(BatchWriter):
             config.s3_upload_concurrency if uploads_in_flight is None else uploads_in_flight
         )
         self._partitions: dict[TopicPartition, PartitionFiles] = {}
-        self._intake = RecordIntake(config, self.format, self._partitions, topics_may_change)
+        self._intake = RecordIntake(
+            config,
+            self.format,
+            self._partitions,
+            topics_may_change,
+            probe=self.uploader.existing_end,
+        )
         # Failures found but not yet returned (a write that then failed to upload
         # returns them on its retry, so none is lost).
         self._failures: list[RecordFailure] = []
@@ -86,12 +93,18 @@ class S3Writer(BatchWriter):
     def objects_written(self) -> int:
         return self.uploader.objects_written
 
+    @property
+    def writes_refused(self) -> int:
+        return self.uploader.writes_refused
+
     # ----- the BatchWriter contract ---------------------------------------------------
 
     def open(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int] | None:
         for tp in partitions:
             self._discard(tp)
-            self._partitions[tp] = PartitionFiles(f"partition={tp.partition}")
+            self._partitions[tp] = PartitionFiles(
+                f"partition={tp.partition}", probing=self.config.s3_conditional_writes
+            )
         return None  # resume from the group's committed offsets: pre_commit kept them safe
 
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:

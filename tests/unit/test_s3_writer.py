@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -14,6 +14,7 @@ import pytest
 
 from offramp import FatalError, RawMessage, RetriableError, SinkRecord, TopicPartition
 from offramp.connectors.s3 import S3SinkConfig, S3Writer
+from offramp.connectors.s3.uploader import END_OFFSET, StoredObject
 from offramp.testing import write_all
 
 TP0, TP1 = TopicPartition("calls", 0), TopicPartition("calls", 1)
@@ -25,6 +26,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.ends: dict[str, int] = {}  # each object's end offset (its metadata)
         self.puts = 0
         self.fail_next = 0
         self.closed = False
@@ -34,7 +36,13 @@ class MemoryStore:
         self.most_at_once = 0  # puts in progress at the same time, at most
         self._lock = threading.Lock()  # the writer puts from several threads
 
-    def put(self, key: str, body: Iterable[bytes | memoryview], content_type: str) -> None:
+    def put(
+        self,
+        key: str,
+        body: Iterable[bytes | memoryview],
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> None:
         data = b"".join(bytes(chunk) for chunk in body)
         with self._lock:
             self.uploading += 1
@@ -47,9 +55,15 @@ class MemoryStore:
                     raise RetriableError("store unavailable")
                 self.puts += 1
                 self.objects[key] = data
+                self.ends[key] = int(metadata[END_OFFSET])
         finally:
             with self._lock:
                 self.uploading -= 1
+
+    def head(self, key: str) -> StoredObject | None:
+        with self._lock:
+            data = self.objects.get(key)
+            return None if data is None else StoredObject(len(data), self.ends.get(key))
 
     def close(self) -> None:
         self.closed = True
