@@ -14,7 +14,7 @@ import pytest
 
 from offramp import FatalError, RawMessage, RetriableError, SinkRecord, TopicPartition
 from offramp.connectors.s3 import S3SinkConfig, S3Writer
-from offramp.connectors.s3.uploader import END_OFFSET, StoredObject
+from offramp.connectors.s3.uploader import END_OFFSET, ObjectExists, StoredObject
 from offramp.testing import write_all
 
 TP0, TP1 = TopicPartition("calls", 0), TopicPartition("calls", 1)
@@ -22,9 +22,13 @@ TP0, TP1 = TopicPartition("calls", 0), TopicPartition("calls", 1)
 
 class MemoryStore:
     """Keeps objects in a dict; fails the next ``fail_next`` puts transiently; holds every
-    put until ``gate`` is set."""
+    put until ``gate`` is set. ``conditional`` refuses a put to a key that is taken, as
+    ``If-None-Match: *`` does; the next ``blind_heads`` heads find nothing (an object
+    stored after the writer looked)."""
 
-    def __init__(self) -> None:
+    def __init__(self, conditional: bool = False) -> None:
+        self.conditional = conditional
+        self.blind_heads = 0
         self.objects: dict[str, bytes] = {}
         self.ends: dict[str, int] = {}  # each object's end offset (its metadata)
         self.puts = 0
@@ -53,6 +57,8 @@ class MemoryStore:
                 if self.fail_next:
                     self.fail_next -= 1
                     raise RetriableError("store unavailable")
+                if self.conditional and key in self.objects:
+                    raise ObjectExists(key, len(data))
                 self.puts += 1
                 self.objects[key] = data
                 self.ends[key] = int(metadata[END_OFFSET])
@@ -62,6 +68,9 @@ class MemoryStore:
 
     def head(self, key: str) -> StoredObject | None:
         with self._lock:
+            if self.blind_heads:
+                self.blind_heads -= 1
+                return None
             data = self.objects.get(key)
             return None if data is None else StoredObject(len(data), self.ends.get(key))
 
@@ -341,3 +350,68 @@ def test_redelivery_after_crashes_rebuilds_identical_objects(path: str, seed: in
         writer.stop()
     assert store.objects == reference.objects
     assert store.puts > len(reference.objects)  # some ranges really were redelivered
+
+
+def _zombie_object(store: MemoryStore, start: int, end: int) -> str:
+    """Store offsets start..end-1 of ``_records`` as another writer would have."""
+    key = f"topics/calls/partition=0/calls+0+{start:010d}.json"
+    lines = b"".join(orjson.dumps(r.value) + b"\n" for r in _records(end - start, start=start))
+    store.objects[key], store.ends[key] = lines, end
+    return key
+
+
+@pytest.mark.parametrize("end", [2, 5], ids=["shorter", "longer"])
+def test_an_object_stored_after_the_writer_looked_is_never_overwritten(end: int) -> None:
+    """A key taken between the writer's look and its upload, by an object with another
+    end offset: the task fails without writing it; the restarted writer rebuilds its
+    files around that object, every record in exactly one object."""
+    store = MemoryStore(conditional=True)
+    key = _zombie_object(store, 0, end)
+    zombie = store.objects[key]
+    store.blind_heads = 1
+    writer = _writer(store)
+    writer.open([TP0])
+    with pytest.raises(FatalError, match="not overwritten"):
+        writer.write(_records(3))
+    assert writer.writes_refused == 1
+    writer.stop()
+    assert store.objects == {key: zombie}
+    restarted = _writer(store)
+    failures, committable = write_all(restarted, _records(9))
+    assert failures == [] and committable == {TP0: 8}  # 8 is in the open file
+    stored = {int(k[-15:-5]): _lines(v) for k, v in sorted(store.objects.items())}
+    assert stored == (
+        {0: [0, 1], 2: [2, 3, 4], 5: [5, 6, 7]}
+        if end == 2
+        else {
+            0: [0, 1, 2, 3, 4],
+            5: [5, 6, 7],
+        }
+    )
+    assert store.objects[key] == zombie and restarted.writes_refused == 1
+
+
+def test_an_object_without_end_offset_of_another_size_fails_the_task() -> None:
+    """An object an older offramp stored (no end offset) is kept as ours only at the
+    same size; otherwise the task fails and the object stays as it was."""
+    for end, fails in ((3, False), (2, True)):
+        store = MemoryStore(conditional=True)
+        key = _zombie_object(store, 0, end)
+        del store.ends[key]
+        zombie = store.objects[key]
+        writer = _writer(store)
+        if fails:
+            with pytest.raises(FatalError, match="without offramp-end-offset"):
+                write_all(writer, _records(3))
+            writer.stop()
+        else:
+            assert write_all(writer, _records(3)) == ([], {TP0: 3})
+        assert store.objects == {key: zombie}
+
+
+def test_conditional_writes_off_overwrites_as_before() -> None:
+    """``s3.conditional.writes=false``: no look for stored objects, the key is written."""
+    store = MemoryStore()
+    key = _zombie_object(store, 0, 2)
+    _, committable = write_all(_writer(store, {"s3.conditional.writes": "false"}), _records(3))
+    assert committable == {TP0: 3} and _lines(store.objects[key]) == [0, 1, 2]
