@@ -110,7 +110,12 @@ class DeadLetterWriter:
             "error_cb": self._refusals,
         }
         config.update(producer_config)
-        self._producer: ProducerLike = (producer_factory or Producer)(config)
+        self._config = config
+        self._factory: ProducerFactory = producer_factory or Producer
+        # Made on the first dead letter: most tasks never send one, and an idle
+        # producer per task still costs a worker its threads, buffers and connections
+        # (five connectors: five producers that never produced).
+        self._client: ProducerLike | None = None
         self.topic = topic
         self._connector = connector_name
         self._task = str(task_id).encode()
@@ -136,6 +141,12 @@ class DeadLetterWriter:
                     ) from exc
             self._ensured.add(topic)
         return topic
+
+    @property
+    def _producer(self) -> ProducerLike:
+        if self._client is None:
+            self._client = self._factory(self._config)
+        return self._client
 
     def _delivered(self, err: KafkaError | None, _msg: Any) -> None:
         if err is not None:
@@ -186,7 +197,9 @@ class DeadLetterWriter:
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait for every dead letter to be acknowledged; raise if any was not."""
-        remaining = self._producer.flush(timeout)
+        if self._client is None:
+            return  # nothing was ever sent
+        remaining = self._client.flush(timeout)
         with self._lock:
             failures, self._failures = self._failures, []
         if remaining:
@@ -201,4 +214,5 @@ class DeadLetterWriter:
             )
 
     def close(self) -> None:
-        self._producer.flush(10)
+        if self._client is not None:
+            self._client.flush(10)
