@@ -7,7 +7,8 @@ through confluent-kafka's ``SchemaRegistryClient`` (which caches it: one request
 schema id per converter), and is decoded by confluent-kafka's ``AvroDeserializer`` or
 ``JSONDeserializer``. Its ``ProtobufDeserializer`` needs the compiled message class,
 which a sink doesn't have, so Protobuf builds the class from the registry's descriptor
-with confluent-kafka's own helpers instead.
+with confluent-kafka's own helpers instead, with the files it imports (the schema's
+``references``, each a registered subject and version) added to the pool first.
 
 Each record's Kafka Connect schema (``offramp.schemas.connect``) rides with its value,
 as ``JsonConverter``'s envelope schema does. A registry that can't be reached or
@@ -18,6 +19,7 @@ know, a record the schema can't read) fail that record with the reason.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -26,10 +28,10 @@ import httpx
 import orjson
 from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.common.protobuf import _init_pool, _is_builtin, _str_to_proto
 from confluent_kafka.schema_registry.common.serde import SchemaId
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer
-from confluent_kafka.schema_registry.protobuf import _init_pool, _str_to_proto
 from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.descriptor_pool import DescriptorPool
@@ -108,17 +110,25 @@ class RegistryConverter(Converter):
     def _fetch(self, schema_id: int) -> Any:
         """The writer's schema (cached by the client); a registry that doesn't answer
         is transient, an id it doesn't know is the record's fault."""
+        return self.ask_registry(
+            f"schema id {schema_id}",
+            lambda: self.client.get_schema(schema_id, fmt=self.fetch_format),
+        )
+
+    @staticmethod
+    def ask_registry(what: str, call: Callable[[], Any]) -> Any:
+        """``call``'s answer; a 404 (``what`` isn't there) fails the record with
+        ``ConversionError``, any other failure to answer is a ``RetriableError``."""
         try:
-            return self.client.get_schema(schema_id, fmt=self.fetch_format)
+            return call()
         except SchemaRegistryError as exc:
             if exc.http_status_code == 404:
                 raise ConversionError(
-                    f"schema id {schema_id} is not in the registry ({exc.error_code}: "
-                    f"{exc.error_message})"
+                    f"{what} is not in the registry ({exc.error_code}: {exc.error_message})"
                 ) from None
             raise RetriableError(
-                f"the schema registry answered {exc.http_status_code} for schema id "
-                f"{schema_id}: {exc.error_message}"
+                f"the schema registry answered {exc.http_status_code} for {what}: "
+                f"{exc.error_message}"
             ) from exc
         except httpx.TransportError as exc:
             raise RetriableError(f"the schema registry can't be reached: {exc}") from exc
@@ -209,10 +219,9 @@ class ProtobufConverter(RegistryConverter):
         self, schema_id: int, indexes: tuple[int, ...]
     ) -> tuple[type[Message], dict[str, Any]]:
         writer = self._fetch(schema_id)
-        if writer.references:
-            raise ConversionError("Protobuf schemas with references are not supported")
         pool = DescriptorPool()
         _init_pool(pool)
+        self._add_references(pool, writer.references or [], set())
         proto = _str_to_proto("default", writer.schema_str)
         pool.Add(proto)
         file = pool.FindFileByName(proto.name)
@@ -226,6 +235,24 @@ class ProtobufConverter(RegistryConverter):
             messages = descriptor.nested_types
         assert descriptor is not None
         return GetMessageClass(descriptor), connect.from_protobuf(descriptor)
+
+    def _add_references(self, pool: DescriptorPool, references: Any, added: set[str]) -> None:
+        """The files a schema imports, each from the subject and version its reference
+        names, added to ``pool`` before the files that import them (depth first); the
+        well-known types (``google/protobuf/…``, ``confluent/…``) are in the pool already,
+        as ProtobufSerializer doesn't register them."""
+        for ref in references:
+            if ref.name is None or _is_builtin(ref.name) or ref.name in added:
+                continue
+            added.add(ref.name)
+            what = f"reference {ref.name!r} (subject {ref.subject!r} version {ref.version})"
+            fetch = functools.partial(
+                self.client.get_version, ref.subject, ref.version, True, "serialized"
+            )
+            registered = self.ask_registry(what, fetch)
+            schema = registered.schema
+            self._add_references(pool, schema.references or [], added)
+            pool.Add(_str_to_proto(ref.name, schema.schema_str))
 
 
 def _field_value(field: Any, value: Any) -> Any:

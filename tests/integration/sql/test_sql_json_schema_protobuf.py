@@ -21,6 +21,7 @@ from offramp.worker import Worker
 from tests.conftest import wait_for
 from tests.integration.registry_support import send
 from tests.integration.sql.support import PgConnection, column_types, scalar, sql_config
+from tests.protobuf_files import referencing_order_class
 
 EVENT = {
     "title": "Event",
@@ -194,3 +195,38 @@ def test_protobuf_records_land_as_typed_columns(
         )
         for n in range(4)
     ]
+
+
+def test_protobuf_records_with_references_land_as_typed_columns(
+    worker: Worker,
+    kafka: KafkaBroker,
+    postgres: PostgresServer,
+    pg: PgConnection,
+    make_topic: Callable[..., str],
+    unique: str,
+) -> None:
+    """ProtobufSerializer messages whose file imports another (registered by the
+    serializer and named in the schema's ``references``) land: the imported enum by name
+    TEXT NOT NULL, the imported message a JSONB object by field name."""
+    topic = make_topic("orders-refs")
+    order = referencing_order_class()
+    money = order.DESCRIPTOR.fields_by_name["total"].message_type._concrete_class
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    messages = [order(id=n, total=money(units=10 * n, nanos=n), currency=n % 3) for n in range(3)]
+    with SchemaRegistry() as registry:
+        with SchemaRegistryClient({"url": registry.url}) as client:
+            serialize = ProtobufSerializer(order, client, {"use.deprecated.format": False})
+            send(kafka.bootstrap, topic, [serialize(m, ctx) for m in messages])
+            assert "shop/money.proto" in client.get_subjects()
+        converter = "io.confluent.connect.protobuf.ProtobufConverter"
+        name = f"protobuf-refs-{unique}"
+        columns = _land(worker, name, topic, postgres, pg, converter, registry.url, 3)
+    assert columns == {
+        "id": ("bigint", "NO"),
+        "total": ("jsonb", "YES"),
+        "currency": ("text", "NO"),
+    }
+    rows = pg.execute(f'SELECT id, total, currency FROM "{topic}" ORDER BY id').fetchall()
+    totals = [r[1] if isinstance(r[1], dict) else json.loads(r[1]) for r in rows]
+    assert [(r[0], r[2]) for r in rows] == [(n, ["EUR", "USD", "GBP"][n % 3]) for n in range(3)]
+    assert totals == [{"units": 10 * n, "nanos": n} for n in range(3)]

@@ -12,6 +12,7 @@ from google.protobuf.message_factory import GetMessageClass
 from devstack.schema_registry import SchemaRegistry
 from offramp.converters import create_converter
 from offramp.schemas.converters import RegistryConverter
+from tests.protobuf_files import referencing_order_class
 
 
 def _order_class() -> type:
@@ -50,3 +51,33 @@ def test_protobuf_round_trip_and_schema() -> None:
     assert batch.schemas is not None
     fields = {f["field"]: f["type"] for f in batch.schemas[0]["fields"]}
     assert fields == {"id": "int64", "sku": "string", "tags": "array"}
+
+
+def test_protobuf_schema_with_references_decodes() -> None:
+    """A message whose file imports another registered file (``references``) decodes,
+    the imported message and enum by name, and its Connect schema nests the import."""
+    order_class = referencing_order_class()
+    money = order_class.DESCRIPTOR.fields_by_name["total"].message_type._concrete_class
+    with SchemaRegistry() as registry:
+        with SchemaRegistryClient({"url": registry.url}) as client:
+            ser = ProtobufSerializer(order_class, client, {"use.deprecated.format": False})
+            ctx = SerializationContext("orders-refs", MessageField.VALUE)
+            data = ser(order_class(id=7, total=money(units=12, nanos=5), currency=1), ctx)
+            subjects = client.get_subjects()
+        conv = create_converter(
+            "io.confluent.connect.protobuf.ProtobufConverter",
+            {"schema.registry.url": registry.url},
+            False,
+        )
+        try:
+            batch = conv.convert_batch([data], None)
+        finally:
+            conv.close()
+    assert "shop/money.proto" in subjects  # the serializer registered the import
+    assert batch.errors == {}, batch.errors
+    assert batch.values == [{"id": 7, "total": {"units": 12, "nanos": 5}, "currency": "USD"}]
+    assert batch.schemas is not None
+    fields = {f["field"]: f for f in batch.schemas[0]["fields"]}
+    assert fields["total"]["name"] == "shop.common.Money"
+    assert [f["field"] for f in fields["total"]["fields"]] == ["units", "nanos"]
+    assert fields["currency"]["type"] == "string"
