@@ -68,14 +68,20 @@ class WritePipeline:
         future = self._executor.submit(deliver, batch, cancel)
         self._in_flight = _InFlight(batch, future, cancel, time.monotonic())
 
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` for the write in flight; True when there is none left
-        running (its outcome may still be waiting to be taken)."""
+    def wait(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` (None: for as long as it takes) for the write in
+        flight; True when there is none left running (its outcome may still be waiting
+        to be taken)."""
         in_flight = self._in_flight
         if in_flight is None:
             return True
-        futures_wait([in_flight.future], timeout=timeout)
-        return in_flight.future.done()
+        future = in_flight.future
+        if future.done() or (timeout is not None and timeout <= 0):
+            # The loop asks "still writing?" every turn: futures.wait() would build a
+            # waiter, an Event and a Condition each time to answer it.
+            return future.done()
+        futures_wait([future], timeout=timeout)
+        return future.done()
 
     def cancel(self) -> None:
         if self._in_flight is not None:

@@ -342,7 +342,7 @@ class TaskRun:
         if bounded is not None:
             if not pipeline.wait(bounded):
                 pipeline.cancel()
-                pipeline.wait(None)  # type: ignore[arg-type]
+                pipeline.wait(None)
         elif not pipeline.wait(max(0.0, 1.0 - pipeline.in_flight_for)):
             self.pausing.add("retry")
             try:

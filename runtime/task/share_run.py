@@ -41,6 +41,7 @@ from offramp.task.delivery import Delivery
 from offramp.task.failures import FailureReporter
 from offramp.task.ingest import Batch, Ingest
 from offramp.task.ledger import OffsetLedger
+from offramp.task.settings import FETCH_BATCHING
 from offramp.task.status import TaskState
 from offramp.task.waits import StopRequested
 
@@ -67,6 +68,7 @@ def share_consumer_config(task: TaskControl) -> dict[str, Any]:
         "group.id": f"connect-{cfg.name}",
         "client.id": f"connector-share-consumer-{cfg.name}-{task.task_id}",
         "share.acknowledgement.mode": "explicit",
+        **FETCH_BATCHING,
     }
     conf.update((k, v) for k, v in worker.family("consumer.").items() if is_security_key(k))
     conf.update(cfg.consumer_overrides)
