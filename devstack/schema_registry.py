@@ -18,6 +18,9 @@ Compatibility is judged for Avro records only, by the rule that matters to a sin
 (``BACKWARD``: a field added needs a default, a kept field keeps its type); other
 formats and levels register as given. Basic auth and TLS are optional; ``outage()``
 makes every request answer 503, as a registry behind a failing load balancer does.
+``SchemaRegistry.secured(directory, user_info)`` starts one behind a TLS listener with
+certificates made on the fly (``devstack.certs``, as the SASL_SSL broker's are) that
+requires basic auth; its ``ca`` is the CA a client must trust.
 """
 
 from __future__ import annotations
@@ -123,6 +126,7 @@ class SchemaRegistry:
     ) -> None:
         self.store = _Store()
         self._user_info = user_info
+        self.ca: Path | None = None  # the CA that signed certfile, when secured() made it
         self._down = threading.Event()
         self.requests = 0
         registry = self
@@ -143,6 +147,33 @@ class SchemaRegistry:
             target=self._server.serve_forever, name="schema-registry", daemon=True
         )
         self._thread.start()
+
+    @classmethod
+    def secured(cls, directory: Path, user_info: str) -> SchemaRegistry:
+        """A registry over TLS (a fresh CA and server certificate for 127.0.0.1 in
+        ``directory``) that answers 401 to a request without ``user_info``."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        from devstack.certs import make_certs
+
+        files = make_certs(directory)
+        key, certificate, _ = pkcs12.load_key_and_certificates(
+            files.broker_keystore.read_bytes(), files.password.encode()
+        )
+        assert key is not None and certificate is not None
+        certfile, keyfile = directory / "registry.pem", directory / "registry.key"
+        certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        keyfile.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        registry = cls(user_info=user_info, certfile=certfile, keyfile=keyfile)
+        registry.ca = files.ca
+        return registry
 
     @property
     def url(self) -> str:

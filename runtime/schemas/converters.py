@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import functools
 import io
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.common._httpx_compat import httpx
 from confluent_kafka.schema_registry.common.protobuf import _init_pool, _is_builtin, _str_to_proto
 from confluent_kafka.schema_registry.common.serde import SchemaId
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -39,7 +41,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from offramp.converters import ConvertedBatch, Converter
-from offramp.errors import ConfigError, ConversionError, RetriableError
+from offramp.errors import ConfigError, ConversionError, FatalError, RetriableError
 from offramp.records import Headers
 from offramp.schemas import connect
 from offramp.schemas.client import client_config
@@ -54,8 +56,10 @@ class RegistryConverter(Converter):
 
     def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
         super().__init__(config, is_key)
+        conf = client_config(config)
+        self.registry = _without_user_info(conf["url"])  # messages name it, never a password
         try:
-            self.client = SchemaRegistryClient(client_config(config))
+            self.client = SchemaRegistryClient(conf)
         except ValueError as exc:
             raise ConfigError([("schema.registry.url", str(exc))]) from None
         self._connect_schemas: dict[int, dict[str, Any]] = {}
@@ -79,8 +83,8 @@ class RegistryConverter(Converter):
         for i, data in enumerate(datas):
             try:
                 value, schema = self.decode(data)
-            except RetriableError:
-                raise  # the whole batch waits for the registry
+            except (RetriableError, FatalError):
+                raise  # the whole batch waits for the registry, or the task fails
             except Exception as exc:
                 value, schema = None, None
                 part = "key" if self.is_key else "value"
@@ -115,23 +119,36 @@ class RegistryConverter(Converter):
             lambda: self.client.get_schema(schema_id, fmt=self.fetch_format),
         )
 
-    @staticmethod
-    def ask_registry(what: str, call: Callable[[], Any]) -> Any:
-        """``call``'s answer; a 404 (``what`` isn't there) fails the record with
-        ``ConversionError``, any other failure to answer is a ``RetriableError``."""
+    def ask_registry(self, what: str, call: Callable[[], Any]) -> Any:
+        """``call``'s answer. A 404 (``what`` isn't there) fails the record with
+        ``ConversionError``; credentials refused (401, 403) or a certificate not trusted
+        fail the task with ``FatalError``, as the brokers' do: waiting can't mend a
+        config (a failed task restarts with backoff, and a new config restarts it).
+        Anything else (5xx, no answer) is a ``RetriableError``."""
+        where = f"the schema registry at {self.registry}"
         try:
             return call()
         except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
+            status = exc.http_status_code
+            if status == 404:
                 raise ConversionError(
                     f"{what} is not in the registry ({exc.error_code}: {exc.error_message})"
                 ) from None
+            if status in (401, 403):
+                raise FatalError(
+                    f"{where} refused the credentials ({status} {exc.error_message}) asking "
+                    f"for {what}: check basic.auth.credentials.source and basic.auth.user.info"
+                ) from exc
             raise RetriableError(
-                f"the schema registry answered {exc.http_status_code} for {what}: "
-                f"{exc.error_message}"
+                f"{where} answered {status} for {what}: {exc.error_message}"
             ) from exc
-        except httpx.TransportError as exc:
-            raise RetriableError(f"the schema registry can't be reached: {exc}") from exc
+        except (httpx.TransportError, ssl.SSLError) as exc:  # the client's httpx (or httpx2)
+            if _untrusted(exc):
+                raise FatalError(
+                    f"{where} presented a certificate that isn't trusted ({exc}): check "
+                    "schema.registry.ssl.truststore.location"
+                ) from exc
+            raise RetriableError(f"{where} can't be reached: {exc}") from exc
 
     fetch_format: str | None = None
 
@@ -253,6 +270,25 @@ class ProtobufConverter(RegistryConverter):
             schema = registered.schema
             self._add_references(pool, schema.references or [], added)
             pool.Add(_str_to_proto(ref.name, schema.schema_str))
+
+
+def _without_user_info(urls: str) -> str:
+    """The registry URLs (comma-separated) with any ``user:password@`` taken out."""
+    out = []
+    for url in urls.split(","):
+        split = urlsplit(url.strip())
+        out.append(split._replace(netloc=split.netloc.rpartition("@")[2]).geturl())
+    return ",".join(out)
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether a transport failure is a certificate that failed verification."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
 def _field_value(field: Any, value: Any) -> Any:

@@ -17,7 +17,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from devstack.schema_registry import SchemaRegistry
 from offramp.converters import Converter, create_converter
-from offramp.errors import ConfigError, RetriableError
+from offramp.errors import ConfigError, FatalError, RetriableError
 from offramp.schemas.converters import RegistryConverter
 
 AVRO_CONVERTER = "io.confluent.connect.avro.AvroConverter"
@@ -44,8 +44,9 @@ def registry() -> Iterator[SchemaRegistry]:
         yield server
 
 
-def _avro_bytes(url: str, record: dict[str, object]) -> bytes:
-    with SchemaRegistryClient({"url": url}) as client:
+def _avro_bytes(url: str, record: dict[str, object], user_info: str | None = None) -> bytes:
+    conf = {"url": url} if user_info is None else {"url": url, "basic.auth.user.info": user_info}
+    with SchemaRegistryClient(conf) as client:
         ctx = SerializationContext("orders", MessageField.VALUE)
         out = AvroSerializer(client, AVRO)(record, ctx)
     assert out is not None
@@ -108,6 +109,36 @@ def test_registry_outage_is_transient(registry: SchemaRegistry) -> None:
         assert not conv.convert_batch([data], None).errors  # cached: no request
 
 
+def test_a_registry_that_is_not_listening_is_transient() -> None:
+    """A registry refusing connections fails the batch as transient, naming its URL,
+    so no record is dead-lettered for it."""
+    with SchemaRegistry() as gone:
+        data = _avro_bytes(gone.url, {"id": 1, "qty": 1, "note": None, "price": Decimal("0")})
+        url = gone.url
+    unreachable = f"the schema registry at {url} can't be reached"
+    with (
+        converter(AVRO_CONVERTER, {"schema.registry.url": url}) as conv,
+        pytest.raises(RetriableError, match=unreachable),
+    ):
+        conv.convert_batch([data], None)
+
+
+def test_refused_credentials_fail_the_task_naming_the_registry() -> None:
+    """A 401 is FatalError (not a record's fault, not transient) naming the registry
+    without the password given in its URL."""
+    with SchemaRegistry(user_info="sink:secret") as locked:
+        record = {"id": 1, "qty": 1, "note": None, "price": Decimal("1")}
+        data = _avro_bytes(locked.url, record, "sink:secret")
+        wrong = locked.url.replace("://", "://sink:wrong@")
+        with (
+            converter(AVRO_CONVERTER, {"schema.registry.url": wrong}) as conv,
+            pytest.raises(FatalError, match="refused the credentials") as caught,
+        ):
+            conv.convert_batch([data], None)
+    assert f"the schema registry at {locked.url} refused" in str(caught.value)
+    assert "wrong" not in str(caught.value)
+
+
 def test_json_schema_round_trip(registry: SchemaRegistry) -> None:
     """A JSONSerializer document decodes, with its required fields not optional."""
     schema = json.dumps(
@@ -133,12 +164,8 @@ def test_json_schema_round_trip(registry: SchemaRegistry) -> None:
 def test_basic_auth_and_missing_url(registry: SchemaRegistry) -> None:
     """USER_INFO credentials reach a registry that requires them; a missing URL is named."""
     with SchemaRegistry(user_info="sink:secret") as locked:
-        conf = {"url": locked.url, "basic.auth.user.info": "sink:secret"}
-        with SchemaRegistryClient(conf) as client:
-            data = AvroSerializer(client, AVRO)(
-                {"id": 1, "qty": 1, "note": None, "price": Decimal("1")},
-                SerializationContext("t", MessageField.VALUE),
-            )
+        record = {"id": 1, "qty": 1, "note": None, "price": Decimal("1")}
+        data = _avro_bytes(locked.url, record, "sink:secret")
         config = {
             "schema.registry.url": locked.url,
             "basic.auth.credentials.source": "USER_INFO",
