@@ -7,6 +7,7 @@ fine for monitoring and keeps the hot path free of locks.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from offramp.records import TopicPartition
@@ -45,8 +46,12 @@ class TaskMetrics:
     share_released: int = 0
     share_rejected: int = 0
     share_redeliveries: int = 0
+    # Writes the target refused because another owner got there first (see
+    # TaskContext.write_refused); reported from a writer's own threads too.
+    writes_refused: int = 0
     consumer_lag: dict[TopicPartition, int] = field(default_factory=dict)
     committed_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    _refusals: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def observe_write(self, records: int, seconds: float) -> None:
         self.batches += 1
@@ -65,3 +70,8 @@ class TaskMetrics:
         self.commit_seconds_max = max(self.commit_seconds_max, seconds)
         if not ok:
             self.commit_failures += 1
+
+    def count_write_refused(self, count: int = 1) -> None:
+        # The only counter a writer's upload threads update at once: += isn't atomic.
+        with self._refusals:
+            self.writes_refused += count

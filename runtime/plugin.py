@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -96,12 +96,23 @@ class RecordFailure:
 
 @dataclass
 class TaskContext:
-    """What the runtime tells a writer about the task it runs in."""
+    """What the runtime tells a writer about the task it runs in, and where the writer
+    reports what no write's outcome says (``write_refused``)."""
 
     connector_name: str
     task_id: int
     connector_config: Mapping[str, str]
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("offramp.sink"))
+    # Set by the runtime (the task's metrics); None outside a worker, e.g. in a test.
+    on_write_refused: Callable[[int], None] | None = field(default=None, repr=False)
+
+    def write_refused(self, count: int = 1) -> None:
+        """Count ``count`` writes the target refused because another owner of the same
+        records got there first (a compare-and-set that found newer offsets, a
+        conditional upload answered 412): the fencing of a zombie task at work, shown as
+        ``offramp_sink_write_refused_total``. Safe to call from any thread."""
+        if self.on_write_refused is not None:
+            self.on_write_refused(count)
 
 
 class BatchWriter(ABC):

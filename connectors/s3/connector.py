@@ -82,7 +82,13 @@ class S3SinkConnector(SinkConnector[S3SinkConfig]):
             conditional=config.s3_conditional_writes,
         )
         transforms = str(context.connector_config.get("transforms") or "").strip()
-        return S3Writer(config, store, context.logger, topics_may_change=bool(transforms))
+        return S3Writer(
+            config,
+            store,
+            context.logger,
+            topics_may_change=bool(transforms),
+            on_write_refused=context.write_refused,
+        )
 
 
 def _fatal(error: BaseException) -> SinkError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from offramp import FatalError, RetriableError, SinkError
@@ -42,7 +43,10 @@ class SegmentUploader:
         topics_dir: str,
         logger: logging.Logger,
         concurrency: int = 1,
+        on_refused: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_refused`` hears of each conditional write refused (the task's
+        ``TaskContext.write_refused``, so the worker's metrics count it)."""
         self.store = store
         self.format = record_format
         self.compression = compression
@@ -52,6 +56,7 @@ class SegmentUploader:
         self.concurrency = concurrency
         self.objects_written = 0
         self.writes_refused = 0  # conditional writes the store refused: the key was taken
+        self._on_refused = on_refused
         self._counting = threading.Lock()  # uploads finish on several threads
         self._pool: ThreadPoolExecutor | None = None
 
@@ -80,6 +85,8 @@ class SegmentUploader:
             except ObjectExists as exists:
                 with self._counting:
                     self.writes_refused += 1
+                if self._on_refused is not None:
+                    self._on_refused(1)
                 self._taken(exists, segment)
             except SinkError:
                 raise

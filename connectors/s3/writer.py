@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from offramp import (
     BatchWriter,
@@ -54,11 +54,14 @@ class S3Writer(BatchWriter):
         logger: logging.Logger | None = None,
         topics_may_change: bool = True,
         uploads_in_flight: int | None = None,
+        on_write_refused: Callable[[int], None] | None = None,
     ) -> None:
         """``topics_may_change``: False when no transform can rename a record's topic,
         so the Kafka topic is used without asking each record. ``uploads_in_flight``:
         sealed segments a write leaves uploading behind it (0: wait for all; default
-        ``s3.upload.concurrency``). Each holds its files' buffers until stored."""
+        ``s3.upload.concurrency``). Each holds its files' buffers until stored.
+        ``on_write_refused``: told of each upload refused because the key was taken
+        (``TaskContext.write_refused``)."""
         self.config = config
         self.log = logger or logging.getLogger("offramp.connector.s3")
         self.format = create_format(config)
@@ -72,6 +75,7 @@ class S3Writer(BatchWriter):
             config.topics_dir,
             self.log,
             concurrency=config.s3_upload_concurrency,
+            on_refused=on_write_refused,
         )
         self.uploads_in_flight = (
             config.s3_upload_concurrency if uploads_in_flight is None else uploads_in_flight

@@ -123,6 +123,7 @@ class SqlWriter(BatchWriter):
     def __init__(self, config: SqlSinkConfig, context: TaskContext) -> None:
         self.config = config
         self.log = context.logger
+        self.context = context
         self.where = describe(config)
         self.engine = create_engine(config, f"offramp-{context.connector_name}-{context.task_id}")
         self._conn: Connection | None = None
@@ -199,6 +200,10 @@ class SqlWriter(BatchWriter):
         except Exception as exc:
             self._fail(doing, exc)
 
+    def _count_fenced(self) -> None:
+        self.fenced += 1
+        self.context.write_refused()  # offramp_sink_write_refused_total
+
     def _ensure_offsets(self, conn: Connection) -> None:
         assert self.offsets is not None
         self.offsets.ensure_table(conn)
@@ -260,7 +265,7 @@ class SqlWriter(BatchWriter):
             try:
                 return self._write(records)
             except _Fenced as fenced:
-                self.fenced += 1
+                self._count_fenced()
                 self.log.warning(
                     "write refused: the offsets of %s moved under this task (another task "
                     "took them over, or our last commit landed after all); rolled back the "
@@ -452,7 +457,7 @@ class SqlWriter(BatchWriter):
             self.log.warning("could not record committed offsets in the database: %s", exc)
             self._stale = True
             if isinstance(exc, _Fenced):
-                self.fenced += 1
+                self._count_fenced()
             if not isinstance(exc, _Fenced) and classify(exc) is ErrorKind.TRANSIENT:
                 self._drop_connection()
             return offsets

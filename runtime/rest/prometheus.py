@@ -69,6 +69,11 @@ _TASK_COUNTERS = (
     ("records_failed", "offramp_sink_record_failed_total", "total-record-failures"),
     ("records_skipped", "offramp_sink_record_skipped_total", "total-records-skipped"),
     ("retries", "offramp_sink_retries_total", "total-retries"),
+    (
+        "writes_refused",
+        "offramp_sink_write_refused_total",
+        "writes refused because another owner got there first (a fenced zombie)",
+    ),
     ("commits", "offramp_offset_commit_total", "offset-commit-completion-total"),
     ("commit_failures", "offramp_offset_commit_failures_total", "offset-commit-failure"),
     ("restarts", "offramp_task_restarts_total", "automatic restarts of a failed task"),

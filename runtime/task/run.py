@@ -75,7 +75,11 @@ class TaskRun:
         self.pipeline: WritePipeline | None = None
         self.consumer: ConsumerLike | None = None
         context = TaskContext(
-            cfg.name, task.task_id, cfg.raw, logging.getLogger(f"offramp.connector.{cfg.name}")
+            cfg.name,
+            task.task_id,
+            cfg.raw,
+            logging.getLogger(f"offramp.connector.{cfg.name}"),
+            on_write_refused=self.metrics.count_write_refused,
         )
         connector = cfg.plugin.connector()
         if connector.check_at_start:  # a cheap check: its FatalError fails the task here

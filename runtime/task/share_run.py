@@ -132,7 +132,11 @@ class ShareRun:
         self.lock_seconds = 30.0
         self.refusals = RefusalWatch(f"task {self.name}'s share consumer", log)
         context = TaskContext(
-            cfg.name, task.task_id, cfg.raw, logging.getLogger(f"offramp.connector.{cfg.name}")
+            cfg.name,
+            task.task_id,
+            cfg.raw,
+            logging.getLogger(f"offramp.connector.{cfg.name}"),
+            on_write_refused=self.metrics.count_write_refused,
         )
         connector = cfg.plugin.connector()
         if connector.check_at_start:

@@ -12,9 +12,17 @@ from typing import Any
 import orjson
 import pytest
 
-from offramp import FatalError, RawMessage, RetriableError, SinkRecord, TopicPartition
+from offramp import (
+    FatalError,
+    RawMessage,
+    RetriableError,
+    SinkRecord,
+    TaskContext,
+    TopicPartition,
+)
 from offramp.connectors.s3 import S3SinkConfig, S3Writer
 from offramp.connectors.s3.uploader import END_OFFSET, ObjectExists, StoredObject
+from offramp.metrics import TaskMetrics
 from offramp.testing import write_all
 
 TP0, TP1 = TopicPartition("calls", 0), TopicPartition("calls", 1)
@@ -389,6 +397,33 @@ def test_an_object_stored_after_the_writer_looked_is_never_overwritten(end: int)
         }
     )
     assert store.objects[key] == zombie and restarted.writes_refused == 1
+
+
+def test_a_zombies_refused_uploads_are_counted_through_its_task_context() -> None:
+    """A zombie and the new owner of its partition: the zombie, uploading second, is
+    refused (412) for each of its two objects, keeps the owner's, and reports both
+    refusals through its task context to its metrics; the owner reports none."""
+    store = MemoryStore(conditional=True)
+    metrics = {"zombie": TaskMetrics(), "owner": TaskMetrics()}
+
+    def writer(who: str) -> S3Writer:
+        config = S3SinkConfig.model_validate({"s3.bucket.name": "archive", "flush.size": "3"})
+        context = TaskContext("archive", 0, {}, on_write_refused=metrics[who].count_write_refused)
+        return S3Writer(config, store, uploads_in_flight=0, on_write_refused=context.write_refused)
+
+    zombie, owner = writer("zombie"), writer("owner")
+    zombie.open([TP0])
+    zombie.write(_records(2))  # held in its open file when it froze
+    owner.open([TP0])
+    owner.write(_records(6))
+    stored = dict(store.objects)
+    zombie.write(_records(4, start=2))  # resumed: seals 0..2, then 3..5
+    assert zombie.pre_commit({TP0: 6}) == {TP0: 6}
+    assert store.objects == stored and len(stored) == 2
+    assert metrics["zombie"].writes_refused == zombie.writes_refused == 2
+    assert metrics["owner"].writes_refused == owner.writes_refused == 0
+    zombie.stop()
+    owner.stop()
 
 
 def test_an_object_without_end_offset_of_another_size_fails_the_task() -> None:

@@ -13,6 +13,7 @@ import pytest
 from offramp import FatalError, RawMessage, SinkRecord, TaskContext, TopicPartition
 from offramp.connectors.sql import SqlSinkConfig, SqlSinkConnector
 from offramp.connectors.sql.writer import SqlWriter
+from offramp.metrics import TaskMetrics
 from offramp.testing import write_all
 
 TP = TopicPartition("calls", 0)
@@ -32,8 +33,12 @@ def _upsert(db: Path, **keys: Any) -> SqlSinkConfig:
     return _config(db, **{"auto.create": "true", **base, **keys})
 
 
-def _writer(config: SqlSinkConfig, name: str = "billing") -> SqlWriter:
-    writer = SqlSinkConnector().create_writer(config, TaskContext(name, 0, {}))
+def _writer(
+    config: SqlSinkConfig, name: str = "billing", metrics: TaskMetrics | None = None
+) -> SqlWriter:
+    hook = metrics.count_write_refused if metrics is not None else None
+    context = TaskContext(name, 0, {}, on_write_refused=hook)
+    writer = SqlSinkConnector().create_writer(config, context)
     assert isinstance(writer, SqlWriter)
     return writer
 
@@ -132,9 +137,11 @@ def test_a_second_writer_on_the_same_partition_is_fenced_off(
     db: Path, writers: list[SqlWriter]
 ) -> None:
     """Two tasks believing they own a partition (a zombie): the one whose view of the
-    offsets is stale notices, re-reads, and skips what the other wrote."""
+    offsets is stale notices, re-reads, and skips what the other wrote; each refused
+    compare-and-set (a write's, a pre_commit's) is counted in its task's metrics."""
     config = _config(db, **{"auto.create": "true", "exactly.once": "true"})
-    zombie, owner = _writer(config), _writer(config)
+    counted, owned = TaskMetrics(), TaskMetrics()
+    zombie, owner = _writer(config, metrics=counted), _writer(config, metrics=owned)
     writers.extend([zombie, owner])
     zombie.open([TP])
     owner.open([TP])
@@ -142,6 +149,11 @@ def test_a_second_writer_on_the_same_partition_is_fenced_off(
     assert owner.write(batch) == []
     assert zombie.write(batch) == []
     assert _rows(db, "SELECT count(*) FROM calls") == [(6,)]
+    assert counted.writes_refused == zombie.fenced == 1 and owned.writes_refused == 0
+    assert owner.write([_record(i, None, {"n": i}) for i in range(6, 9)]) == []
+    # Its position moved past records filtered out, its offsets row past that.
+    assert zombie.pre_commit({TP: 8}) == {TP: 8}
+    assert counted.writes_refused == zombie.fenced == 2 and owned.writes_refused == 0
 
 
 def test_auto_evolve_adds_nullable_columns_and_without_it_records_are_refused(
