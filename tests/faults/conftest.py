@@ -1,7 +1,8 @@
 """Fixtures for the fault tests. The broker (``kafka``), the session's PostgreSQL
 (``postgres``), ``unique`` and ``make_topic`` come from ``tests/conftest.py``; here: a
 PostgreSQL server and Kafka brokers of the test's own that can go down and come back
-(a three-node cluster, a lone broker), and the one-line figures each test reports,
+(a three-node cluster, a lone broker), moto's S3 server (``s3_server``, ``s3_client``,
+those of the s3 integration tests), and the one-line figures each test reports,
 repeated at the end of the run."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import pytest
 from devstack.kafka import KafkaBroker
 from devstack.kafka_cluster import KafkaCluster
 from tests.faults.support import RestartablePostgres
+
+# moto's S3 server and a client of it, as the s3 integration tests have them.
+from tests.integration.s3.conftest import s3_client, s3_server  # noqa: F401
 
 _FIGURES = pytest.StashKey[list[str]]()
 
