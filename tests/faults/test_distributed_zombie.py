@@ -16,6 +16,7 @@ import pytest
 from devstack.kafka import KafkaBroker
 from devstack.postgres import PostgresServer
 from tests.conftest import produce, wait_for
+from tests.faults.support import metric_total, parse_metrics
 from tests.integration.distributed.cluster import cluster, until
 from tests.integration.runtime_support import sink_config
 
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 KEYS = [f"k{i}" for i in range(24)]
 FREEZES = 6  # at most: stop as soon as the zombie has been refused once
 REFUSED = ("write refused", "could not record committed offsets")
+COUNTED = "offramp_sink_write_refused_total"
 
 
 class Stream:
@@ -52,6 +54,12 @@ class Stream:
             self.send(rounds=40)
 
 
+def _counted(url: str) -> int:
+    """The worker's refused writes (``offramp_sink_write_refused_total``), all tasks."""
+    text = httpx.get(f"{url}/metrics", timeout=30.0).text
+    return metric_total(parse_metrics(text), COUNTED, "zombie")
+
+
 def _prepare(pg: psycopg.Connection[tuple[object, ...]], table: str) -> None:
     """The upsert target, and a trigger recording every committed update that lowers a
     key's ``seq`` (a rolled-back attempt records nothing: only landed rows count)."""
@@ -78,7 +86,8 @@ def test_a_frozen_worker_resumed_past_the_session_timeout_lands_no_stale_row(
 ) -> None:
     """SIGSTOP one of three workers for 10 s (session timeout 6 s) while records flow,
     then SIGCONT it: the others carry on, the zombie tries to write and is refused by the
-    offsets compare-and-set, no committed update ever lowers a key's ``seq``, and every
+    offsets compare-and-set (its ``offramp_sink_write_refused_total`` counts each
+    refusal), no committed update ever lowers a key's ``seq``, and every
     key ends at its last version (up to 6 freezes until the zombie is caught holding a
     batch). Prints the freezes, refusals and catch-up seconds."""
     topic = make_topic("zombie", partitions=6)
@@ -124,6 +133,7 @@ def test_a_frozen_worker_resumed_past_the_session_timeout_lands_no_stale_row(
         while freezes < FREEZES:
             freezes += 1
             before = len(zombie.log())
+            counted_before = _counted(zombie.url)
             before_others = [len(w.log()) for w in others]
             stream.flow(0.5 + 0.3 * freezes)  # freeze at a different point of the cycle
             zombie.proc.send_signal(signal.SIGSTOP)
@@ -137,6 +147,7 @@ def test_a_frozen_worker_resumed_past_the_session_timeout_lands_no_stale_row(
             wait_for(lambda: len(running_on()) == 3, timeout=60)
             since = zombie.log()[before:]
             refusals = sum(since.count(text) for text in REFUSED)
+            counted = _counted(zombie.url) - counted_before
             # The zombie was mid-transaction: the new owner waited on its row locks, and
             # the zombie's (still current) batch committed first, refusing the owner's.
             owned = sum(
@@ -145,7 +156,10 @@ def test_a_frozen_worker_resumed_past_the_session_timeout_lands_no_stale_row(
                 for text in REFUSED
             )
             owner_refusals += owned
-            print(f"freeze {freezes}: zombie refused {refusals}x, new owners refused {owned}x")
+            print(
+                f"freeze {freezes}: zombie refused {refusals}x ({counted} counted), "
+                f"new owners refused {owned}x"
+            )
             if refusals:
                 break
         regressions = pg.execute(f"SELECT * FROM {table}_regressions").fetchall()
@@ -155,3 +169,5 @@ def test_a_frozen_worker_resumed_past_the_session_timeout_lands_no_stale_row(
         assert regressions == [], "a stale row landed"
         assert landed() == stream.seq, "a key's last version is missing"
         assert refusals, f"the zombie never tried to write in {freezes} freezes"
+        # Every refused write counts; a commit-time warning may also be a lost connection.
+        assert since.count(REFUSED[0]) <= counted <= refusals, "refusals the metric missed"

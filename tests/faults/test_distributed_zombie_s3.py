@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
 PARTITIONS = 6
 FLUSH = 100  # records per object
-BURST = 600  # records per burst while the zombie is frozen
+BURST = 600  # records per burst of the steady flow
 BACKLOG = 30_000  # records produced just before a freeze: the workers' uploads queue up
 FREEZES = 6  # at most: stop as soon as the zombie has been refused once
 REFUSED = "offramp_sink_write_refused_total"
