@@ -277,6 +277,12 @@ class S3SinkConfig(ConfigModel):
         description="An open file keeps up to this many bytes in memory, then moves to a "
         "temporary file",
     )
+    s3_spill_memory_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="All of a task's open files keep up to this many bytes in memory "
+        "together; past it, the file being written moves to a temporary file",
+    )
     s3_spill_dir: str | None = Field(
         None, description="Directory for spilled files (default: the system's temp dir)"
     )

@@ -29,7 +29,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 
 from offramp import RecordFailure, SinkRecord, TopicPartition
-from offramp.connectors.s3.buffer import SpillBuffer
+from offramp.connectors.s3.buffer import MemoryBudget, SpillBuffer
 from offramp.connectors.s3.config import S3SinkConfig
 from offramp.connectors.s3.errors import RecordEncodingError
 from offramp.connectors.s3.fields import timestamp_extractor
@@ -57,6 +57,7 @@ class RecordIntake:
     ) -> None:
         self.config = config
         self.probe = probe
+        self.memory = MemoryBudget(config.s3_spill_memory_bytes)  # all open files together
         self.format = record_format
         self.partitions = partitions
         self.topics_may_change = topics_may_change
@@ -275,7 +276,9 @@ class RecordIntake:
             return file
         file = segment.files.get((topic, encoded))
         if file is None:
-            buffer = SpillBuffer(self.config.s3_spill_threshold_bytes, self.config.s3_spill_dir)
+            buffer = SpillBuffer(
+                self.config.s3_spill_threshold_bytes, self.config.s3_spill_dir, self.memory
+            )
             file = segment.files[(topic, encoded)] = OpenFile(
                 topic, encoded, offset, buffer, schema=schema
             )

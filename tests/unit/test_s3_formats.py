@@ -14,7 +14,7 @@ import zstandard
 
 from offramp import RawMessage, SinkRecord
 from offramp.connectors.s3 import S3SinkConfig
-from offramp.connectors.s3.buffer import SpillBuffer
+from offramp.connectors.s3.buffer import MemoryBudget, SpillBuffer
 from offramp.connectors.s3.compression import Compression
 from offramp.connectors.s3.errors import RecordEncodingError
 from offramp.connectors.s3.formats import create_format
@@ -149,3 +149,23 @@ def test_spill_buffer_moves_to_disk_past_its_threshold() -> None:
     memory.write(b"w")
     assert [bytes(c) for c in memory.chunks(2)] == [b"xyz", b"w"] and not memory.spilled
     memory.close()
+
+
+def test_open_files_share_one_memory_budget() -> None:
+    """Files under their own threshold still move to disk once a task's open files
+    together pass the budget: the one being written goes; closing gives its bytes back."""
+    budget = MemoryBudget(1000)
+    files = [SpillBuffer(threshold=1 << 20, budget=budget) for _ in range(3)]
+    files[0].write(b"a" * 400)
+    files[1].write(b"b" * 400)
+    assert budget.used == 800 and not any(f.spilled for f in files)
+    files[2].write(b"c" * 400)  # 1200 together: this one moves to its temporary file
+    assert files[2].spilled and not files[0].spilled and budget.used == 800
+    assert b"".join(bytes(c) for c in files[2].chunks()) == b"c" * 400
+    files[0].close()
+    assert budget.used == 400
+    files[1].write(b"d" * 500)  # 900: room again
+    assert not files[1].spilled and budget.used == 900
+    for f in files:
+        f.close()
+    assert budget.used == 0
