@@ -8,7 +8,9 @@ by the schema's name, else ``ConnectDefault``), optional types unions with ``nul
 (default null), ``Decimal`` ``bytes``/``decimal`` (precision from
 ``connect.decimal.precision``, else 64 as Connect's default), ``Date`` ``int``/``date``,
 ``Time`` ``int``/``time-millis``, ``Timestamp`` ``long``/``timestamp-millis``, maps with
-string keys Avro maps, other maps arrays of key/value records.
+string keys Avro maps, other maps arrays of key/value records; ``bytes`` (or a
+``Decimal``) with ``connect.fixed.size`` an Avro ``fixed`` of that size again, named
+by the schema's name (a fixed decimal ``org.apache.kafka.connect.data.Decimal``).
 
 A struct without fields (a JSON Schema object without properties, an Avro union of
 several types, which Connect has no type for) is written as its JSON text.
@@ -39,6 +41,7 @@ _DECIMAL = "org.apache.kafka.connect.data.Decimal"
 _DATE = "org.apache.kafka.connect.data.Date"
 _TIME = "org.apache.kafka.connect.data.Time"
 _TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
+_FIXED_SIZE = "connect.fixed.size"  # AvroData's parameter: the bytes were an Avro fixed
 _PRIMITIVES = {
     "int8": "int",
     "int16": "int",
@@ -116,14 +119,25 @@ def _schema(connect: dict[str, Any], names: _Names) -> Any:
 
 def _required(connect: dict[str, Any], names: _Names) -> Any:
     kind, name = connect.get("type"), connect.get("name")
+    params = connect.get("parameters") or {}
+    size = params.get(_FIXED_SIZE) if kind == "bytes" else None
     if name == _DECIMAL:
-        params = connect.get("parameters") or {}
-        return {
+        decimal = {
             "type": "bytes",
             "logicalType": "decimal",
             "precision": int(params.get("connect.decimal.precision", 64)),
             "scale": int(params.get("scale", 0)),
         }
+        if size is None:
+            return decimal
+        # An Avro fixed again, named by the Connect schema's name as AvroData does.
+        fixed_name = names.name(_DECIMAL, "ConnectDefault")
+        return names.define(
+            fixed_name, {**decimal, "type": "fixed", "name": fixed_name, "size": int(size)}
+        )
+    if size is not None:
+        fixed_name = names.name(name, "ConnectDefault")
+        return names.define(fixed_name, {"type": "fixed", "name": fixed_name, "size": int(size)})
     if name == _DATE:
         return {"type": "int", "logicalType": "date"}
     if name == _TIME:

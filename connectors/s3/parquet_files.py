@@ -9,8 +9,8 @@ each is handed on as soon as it is written. The columns' types come from the Avr
 Connect schema became (``avro_schema``): ``int`` int32, ``long`` int64, ``float``
 float32, ``double`` float64, ``string``, ``bytes`` binary, ``decimal`` decimal128 (or
 decimal256 past 38 digits), ``date`` date32, ``time-millis`` time32[ms],
-``timestamp-millis`` timestamp[ms, UTC], records structs, arrays lists, maps maps;
-optional fields are nullable, the others not.
+``timestamp-millis`` timestamp[ms, UTC], ``fixed`` fixed_size_binary of its size,
+records structs, arrays lists, maps maps; optional fields are nullable, the others not.
 """
 
 from __future__ import annotations
@@ -69,19 +69,24 @@ def _type(avro: Any, named: dict[str, pa.DataType]) -> tuple[pa.DataType, bool]:
             return _PRIMITIVES[avro], False
         return named[avro], False  # a record defined before
     logical = avro.get("logicalType")
+    kind = avro["type"]
     if logical == "decimal":
         precision, scale = int(avro["precision"]), int(avro.get("scale", 0))
         if precision > 76:
             raise RecordEncodingError(f"a decimal of precision {precision} is past Parquet's 76")
         make = pa.decimal128 if precision <= 38 else pa.decimal256
+        if kind == "fixed":  # a named type: later fields may name it
+            named[avro["name"]] = make(precision, scale)
         return make(precision, scale), False
+    if kind == "fixed":
+        named[avro["name"]] = pa.binary(int(avro["size"]))
+        return named[avro["name"]], False
     if logical == "date":
         return pa.date32(), False
     if logical == "time-millis":
         return pa.time32("ms"), False
     if logical == "timestamp-millis":
         return pa.timestamp("ms", tz="UTC"), False
-    kind = avro["type"]
     if kind == "record":
         fields = []
         for f in avro["fields"]:

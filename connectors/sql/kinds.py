@@ -54,6 +54,7 @@ class ColumnSpec:
     kind: Kind
     nullable: bool = True
     scale: int | None = None  # decimals from a schema
+    precision: int | None = None  # their digits, when the schema says (Avro's precision)
 
 
 _PY_KINDS: dict[type, Kind] = {
@@ -117,11 +118,13 @@ def kind_of_schema(schema: Any) -> ColumnSpec | None:
     kind = logical or _CONNECT_KINDS.get(str(schema.get("type", "")))
     if kind is None:
         return None
-    scale = None
+    scale = precision = None
     if kind is Kind.DECIMAL:
         params = schema.get("parameters") or {}
         scale = int(params.get("scale", 0))
-    return ColumnSpec("", kind, bool(schema.get("optional", True)), scale)
+        if "connect.decimal.precision" in params:  # AvroConverter's: the Avro precision
+            precision = int(params["connect.decimal.precision"])
+    return ColumnSpec("", kind, bool(schema.get("optional", True)), scale, precision)
 
 
 def field_schema(schema: Any, path: Sequence[str]) -> Any:

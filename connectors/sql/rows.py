@@ -330,7 +330,11 @@ class RowBuilder:
         spec = kind_of_schema(schema)
         kind = spec.kind if spec else kind_of_values(key_types)
         column = self._normalise(keys, spec, kind, key_types)
-        return [ColumnSpec(name, kind, False, spec.scale if spec else None)], {name: column}
+        return [
+            ColumnSpec(
+                name, kind, False, spec.scale if spec else None, spec.precision if spec else None
+            )
+        ], {name: column}
 
     def _struct_keys(
         self,
@@ -355,7 +359,15 @@ class RowBuilder:
             spec = kind_of_schema(field_schema(schema, (name,)))
             kind = spec.kind if spec else kind_of_values(types)
             data[name] = self._normalise(column, spec, kind, types)
-            specs.append(ColumnSpec(name, kind, False, spec.scale if spec else None))
+            specs.append(
+                ColumnSpec(
+                    name,
+                    kind,
+                    False,
+                    spec.scale if spec else None,
+                    spec.precision if spec else None,
+                )
+            )
         return specs, data
 
     def _value_keys(
@@ -375,7 +387,7 @@ class RowBuilder:
                     if value is None:
                         batch.refuse(i, ConversionError(f"pk field {name!r} is missing or null"))
             spec = by_name.get(name) or ColumnSpec(name, Kind.TEXT)
-            specs.append(ColumnSpec(name, spec.kind, False, spec.scale))
+            specs.append(ColumnSpec(name, spec.kind, False, spec.scale, spec.precision))
         return specs
 
     def _values(
@@ -410,7 +422,7 @@ class RowBuilder:
             if spec is None:
                 specs.append(ColumnSpec(name, kind_of_values(types)))
             else:
-                specs.append(ColumnSpec(name, spec.kind, spec.nullable, spec.scale))
+                specs.append(ColumnSpec(name, spec.kind, spec.nullable, spec.scale, spec.precision))
             data[name] = self._normalise(column, spec, specs[-1].kind, types)
         return specs, data
 

@@ -35,7 +35,13 @@ def column_type(spec: ColumnSpec, dialect_name: str, is_key: bool = False) -> Ty
     if kind is Kind.JSON:
         return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
     if kind is Kind.DECIMAL:
-        return sa.Numeric(38, spec.scale) if spec.scale is not None else sa.Numeric()
+        if spec.scale is None:
+            return sa.Numeric()
+        # The schema's precision where the database can hold it (PostgreSQL 1000 digits,
+        # MySQL 65), else 38 (Kafka Connect's JDBC sink gives none: DECIMAL).
+        most = 65 if mysql else 1000
+        digits = spec.precision if spec.precision and spec.scale <= spec.precision <= most else 38
+        return sa.Numeric(digits, spec.scale)
     types: dict[Kind, Callable[[], TypeEngine[Any]]] = {
         Kind.BOOLEAN: sa.Boolean,
         Kind.SMALLINT: sa.SmallInteger,

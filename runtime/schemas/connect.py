@@ -25,67 +25,96 @@ _AVRO_PRIMITIVES = {
     "double": "float64",
     "string": "string",
     "bytes": "bytes",
-    "fixed": "bytes",
-    "enum": "string",
 }
+# The logical types Kafka Connect's AvroData knows (with ``decimal``); the others
+# (``timestamp-micros``, ``time-micros``, ``local-timestamp-*``, ``uuid``) are their
+# underlying type there, and so here (``avro_values`` brings the values back to it).
 _AVRO_LOGICAL = {
-    "date": ("int32", _DATE),
-    "time-millis": ("int32", _TIME),
-    "time-micros": ("int64", _TIME),
-    "timestamp-millis": ("int64", _TIMESTAMP),
-    "timestamp-micros": ("int64", _TIMESTAMP),
-    "local-timestamp-millis": ("int64", _TIMESTAMP),
-    "local-timestamp-micros": ("int64", _TIMESTAMP),
+    ("int", "date"): ("int32", _DATE),
+    ("int", "time-millis"): ("int32", _TIME),
+    ("long", "timestamp-millis"): ("int64", _TIMESTAMP),
 }
+_FIXED_SIZE = "connect.fixed.size"  # AvroData's parameter: the bytes were an Avro fixed
+_ENUM = "io.confluent.connect.avro.Enum"  # AvroData's parameters: the enum's name, symbols
 
 
 def from_avro(schema: Any, optional: bool = False, namespace: str = "") -> dict[str, Any]:
     """An Avro schema (parsed JSON) as a Connect schema; a union with null is optional,
     any other union (no Connect type of its own) is a struct kept as JSON. A record's
-    name is its full name (``shop.Order``), as Kafka Connect's AvroData gives it."""
+    name is its full name (``shop.Order``), as Kafka Connect's AvroData gives it; a
+    fixed is ``bytes`` with its size in ``connect.fixed.size``, an enum a ``string``
+    with its name and symbols in parameters, as there too."""
+    return _from_avro(schema, optional, namespace, {})
+
+
+def _full_name(schema: dict[str, Any], namespace: str) -> str:
+    name = str(schema.get("name") or "")
+    space = str(schema.get("namespace") or namespace) if "." not in name else ""
+    return f"{space}.{name}" if space and name else name
+
+
+def _from_avro(
+    schema: Any, optional: bool, namespace: str, named: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     if isinstance(schema, list):
         branches = [b for b in schema if b != "null"]
         nullable = len(branches) < len(schema)
         if len(branches) == 1:
-            return from_avro(branches[0], optional or nullable, namespace)
+            return _from_avro(branches[0], optional or nullable, namespace, named)
         return {"type": "struct", "fields": [], "optional": True}
     if isinstance(schema, str):
+        # A named type defined earlier in the schema, else a primitive.
+        known = named.get(f"{namespace}.{schema}" if namespace else schema, named.get(schema))
+        if known is not None:
+            return {**known, "optional": optional}
         schema = {"type": schema}
     kind = schema.get("type")
     if isinstance(kind, dict | list):
-        return from_avro(kind, optional, namespace)
+        return _from_avro(kind, optional, namespace, named)
     out: dict[str, Any]
     logical = schema.get("logicalType")
-    if logical == "decimal":
+    if logical == "decimal" and kind in ("bytes", "fixed"):
         scale = int(schema.get("scale", 0))
         # Kafka Connect's AvroConverter keeps the precision in this parameter too.
         params = {"scale": str(scale)}
         if "precision" in schema:
             params["connect.decimal.precision"] = str(int(schema["precision"]))
+        if kind == "fixed":
+            params[_FIXED_SIZE] = str(int(schema["size"]))
         out = {"type": "bytes", "name": _DECIMAL, "parameters": params}
-    elif logical in _AVRO_LOGICAL:
-        base, name = _AVRO_LOGICAL[logical]
+    elif (kind, logical) in _AVRO_LOGICAL:
+        base, name = _AVRO_LOGICAL[(kind, logical)]
         out = {"type": base, "name": name}
-    elif kind == "record":
-        name = str(schema.get("name") or "")
-        space = str(schema.get("namespace") or namespace) if "." not in name else ""
-        full = f"{space}.{name}" if space and name else name
-        inner = full.rpartition(".")[0]  # nested names are relative to this one's namespace
+    elif kind == "fixed":
+        size = str(int(schema["size"]))
         out = {
-            "type": "struct",
-            "name": full or None,
-            "fields": [
-                {**from_avro(f["type"], namespace=inner), "field": f["name"]}
-                for f in schema["fields"]
-            ],
+            "type": "bytes",
+            "name": _full_name(schema, namespace),
+            "parameters": {_FIXED_SIZE: size},
         }
+    elif kind == "enum":
+        full = _full_name(schema, namespace)
+        # What enhanced.avro.schema.support makes an Avro enum of again.
+        params = {_ENUM: full, **{f"{_ENUM}.{sym}": sym for sym in schema["symbols"]}}
+        out = {"type": "string", "name": full, "parameters": params}
+    elif kind == "record":
+        full = _full_name(schema, namespace)
+        inner = full.rpartition(".")[0]  # nested names are relative to this one's namespace
+        out = {"type": "struct", "name": full or None, "fields": []}
+        named[full] = out  # a field naming its own record sees the struct (kept as JSON)
+        out["fields"] = [
+            {**_from_avro(f["type"], False, inner, named), "field": f["name"]}
+            for f in schema["fields"]
+        ]
     elif kind == "array":
-        out = {"type": "array", "items": from_avro(schema["items"], namespace=namespace)}
+        out = {"type": "array", "items": _from_avro(schema["items"], False, namespace, named)}
     elif kind == "map":
-        values = from_avro(schema["values"], namespace=namespace)
+        values = _from_avro(schema["values"], False, namespace, named)
         out = {"type": "map", "keys": {"type": "string"}, "values": values}
     else:
         out = {"type": _AVRO_PRIMITIVES.get(str(kind), "string")}
+    if kind in ("fixed", "enum", "record") and "name" in schema:
+        named[_full_name(schema, namespace)] = dict(out)
     out["optional"] = optional
     return out
 

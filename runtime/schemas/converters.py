@@ -44,6 +44,7 @@ from offramp.converters import ConvertedBatch, Converter
 from offramp.errors import ConfigError, ConversionError, FatalError, RetriableError
 from offramp.records import Headers
 from offramp.schemas import connect
+from offramp.schemas.avro_values import Fix, value_fixer
 from offramp.schemas.client import client_config
 
 __all__ = ["AvroConverter", "JsonSchemaConverter", "ProtobufConverter", "RegistryConverter"]
@@ -169,17 +170,25 @@ class RegistryConverter(Converter):
 
 
 class AvroConverter(RegistryConverter):
-    """``io.confluent.connect.avro.AvroConverter``: Avro records (dicts), their logical
-    types as Python values (Decimal, date, datetime)."""
+    """``io.confluent.connect.avro.AvroConverter``: Avro records (dicts), the logical
+    types Kafka Connect knows as Python values (Decimal, date, time, datetime), the
+    others as their underlying type (``avro_values``)."""
 
     def __init__(self, config: Mapping[str, Any], is_key: bool) -> None:
         super().__init__(config, is_key)
         self._deserializer = AvroDeserializer(self.client)
+        self._fixes: dict[int, Fix | None] = {}  # per schema id (see avro_values)
 
     def read(
         self, data: bytes, schema_id: int, header: SchemaId, payload: io.BytesIO
     ) -> tuple[Any, dict[str, Any]]:
-        return self._deserializer(data, None), self.connect_schema(schema_id, connect.from_avro)
+        value = self._deserializer(data, None)
+        if schema_id not in self._fixes:
+            self._fixes[schema_id] = value_fixer(orjson.loads(self._fetch(schema_id).schema_str))
+        fix = self._fixes[schema_id]
+        if fix is not None:
+            value = fix(value)
+        return value, self.connect_schema(schema_id, connect.from_avro)
 
 
 class JsonSchemaConverter(RegistryConverter):

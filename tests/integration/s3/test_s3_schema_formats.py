@@ -6,6 +6,7 @@ pyarrow."""
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,6 +24,8 @@ from devstack.schema_registry import SchemaRegistry
 from offramp.errors import ConfigError
 from offramp.testing import read_dead_letters
 from offramp.worker import Worker
+from tests.avro_logical import AT as LOGICAL_AT
+from tests.avro_logical import AT_MICROS, LOGICAL, logical_row
 from tests.conftest import produce, wait_for
 from tests.integration.registry_support import produce_avro
 from tests.integration.runtime_support import committed, dead_letters_to
@@ -180,3 +183,94 @@ def test_a_schemaless_converter_is_refused_for_avro_files(
     print(info.value.errors)
     assert [key for key, _ in info.value.errors] == ["value.converter"]
     assert "schemas.enable=false gives none" in info.value.errors[0][1]
+
+
+def test_avro_logical_types_keep_their_types_in_avro_and_parquet_objects(
+    worker: Worker,
+    kafka: KafkaBroker,
+    make_topic: Callable[..., str],
+    s3_server: S3Server,
+    s3_client: S3Client,
+    bucket: str,
+    unique: str,
+) -> None:
+    """The logical types Kafka Connect knows stay logical in the objects (decimal on
+    bytes and on its fixed, date, time-millis, timestamp-millis; Parquet decimal128,
+    date32, time32[ms], timestamp[ms, UTC]); a plain fixed stays a fixed (Parquet
+    fixed_size_binary); the micros types, local timestamps and uuid are their
+    underlying long or string, as Kafka Connect's AvroConverter gives them."""
+    topic = make_topic("readings")
+    with SchemaRegistry() as registry:
+        produce_avro(
+            registry.url, kafka.bootstrap, topic, LOGICAL, [logical_row(n) for n in range(2)]
+        )
+        for kind, fmt in (("avro", "avro"), ("parquet", "parquet")):
+            config = {
+                "value.converter": "io.confluent.connect.avro.AvroConverter",
+                "value.converter.schema.registry.url": registry.url,
+                "flush.size": "2",
+                "format.class": fmt,
+                "topics.dir": kind,
+            }
+            worker.create(f"logical-{kind}-{unique}", s3_sink(s3_server, bucket, topic, **config))
+        wait_for(lambda: len(keys(s3_client, bucket)) == 2, timeout=60)
+    avro_key, parquet_key = keys(s3_client, bucket)
+    reader = fastavro.reader(io.BytesIO(body(s3_client, bucket, avro_key)))
+    types = {f["name"]: f["type"] for f in reader.writer_schema["fields"]}
+    print("avro types:", types)
+    assert types["at_ms"] == {"type": "long", "logicalType": "timestamp-millis"}
+    assert types["day"] == {"type": "int", "logicalType": "date"}
+    assert types["clock_ms"] == {"type": "int", "logicalType": "time-millis"}
+    assert types["price"] == {
+        "type": "bytes",
+        "logicalType": "decimal",
+        "precision": 10,
+        "scale": 2,
+    }
+    assert types["weight"] == {
+        "type": "fixed",
+        "name": "org.apache.kafka.connect.data.Decimal",
+        "size": 8,
+        "logicalType": "decimal",
+        "precision": 12,
+        "scale": 3,
+    }
+    assert types["hash"] == {"type": "fixed", "name": "lab.Hash", "size": 4}
+    assert [types[f] for f in ("at_us", "clock_us", "ref", "wall")] == [
+        "long",
+        "long",
+        "string",
+        "long",
+    ]
+    assert types["seen"] == ["null", "long"]
+    rows = list(reader)
+    assert [(r["price"], r["weight"], r["hash"], r["ref"], r["at_us"]) for r in rows] == [
+        (
+            Decimal(1234 + n).scaleb(-2),
+            Decimal(5678 + n).scaleb(-3),
+            bytes([n, 1, 2, 3]),
+            str(uuid.UUID(int=n)),
+            AT_MICROS,
+        )
+        for n in range(2)
+    ]
+    assert rows[0]["at_ms"] == LOGICAL_AT.replace(microsecond=345000)
+    table = pq.read_table(io.BytesIO(body(s3_client, bucket, parquet_key)))
+    arrow = {field.name: field.type for field in table.schema}
+    print("arrow types:", arrow)
+    assert arrow == {
+        "id": pa.int64(),
+        "at_ms": pa.timestamp("ms", tz="UTC"),
+        "at_us": pa.int64(),
+        "day": pa.date32(),
+        "clock_ms": pa.time32("ms"),
+        "clock_us": pa.int64(),
+        "price": pa.decimal128(10, 2),
+        "weight": pa.decimal128(12, 3),
+        "hash": pa.binary(4),
+        "ref": pa.string(),
+        "wall": pa.int64(),
+        "seen": pa.int64(),
+    }
+    assert table.column("seen").to_pylist() == [AT_MICROS, None]
+    assert table.column("clock_us").to_pylist() == [3_723_456_789] * 2
