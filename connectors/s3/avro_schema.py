@@ -35,13 +35,14 @@ import orjson
 
 from offramp.connectors.s3.errors import RecordEncodingError
 
-__all__ = ["AvroSchema", "SchemaCache", "avro_schema"]
+__all__ = ["AvroOptions", "AvroSchema", "SchemaCache", "avro_schema"]
 
 _DECIMAL = "org.apache.kafka.connect.data.Decimal"
 _DATE = "org.apache.kafka.connect.data.Date"
 _TIME = "org.apache.kafka.connect.data.Time"
 _TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
 _FIXED_SIZE = "connect.fixed.size"  # AvroData's parameter: the bytes were an Avro fixed
+_ENUM = "io.confluent.connect.avro.Enum"  # AvroData's parameters: an enum's name, symbols
 _PRIMITIVES = {
     "int8": "int",
     "int16": "int",
@@ -74,7 +75,8 @@ class AvroSchema:
 class _Names:
     """Record names in one schema: Avro allows each full name to be defined once."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: AvroOptions) -> None:
+        self.options = options
         self.defined: dict[str, bytes] = {}
         self.unnamed: dict[str, int] = {}
 
@@ -102,24 +104,73 @@ class _Names:
         return {**record, "name": renamed}
 
 
-def avro_schema(connect: Any) -> AvroSchema:
+@dataclass(frozen=True)
+class AvroOptions:
+    """``connect.meta.data``: each schema carries its Connect name, version, doc and
+    parameters as ``connect.*`` properties (and ``connect.type`` for ``int8``/``int16``),
+    so a reader can rebuild the Connect schema; ``enhanced.avro.schema.support``: a
+    string with ``io.confluent.connect.avro.Enum`` parameters is an Avro ``enum`` again.
+    Both as Kafka Connect's ``AvroData.fromConnectSchema`` does them."""
+
+    connect_meta_data: bool = False
+    enhanced_schema_support: bool = False
+
+
+def avro_schema(connect: Any, options: AvroOptions = AvroOptions()) -> AvroSchema:
     """The Avro schema for a Connect schema; ``RecordEncodingError`` if it can't be one
     (a field name Avro doesn't allow, a type Connect doesn't have)."""
     if not isinstance(connect, dict):
         raise RecordEncodingError(f"the record's schema is not a Connect schema: {connect!r}")
-    names = _Names()
+    names = _Names(options)
     schema = _schema(connect, names)
     return AvroSchema(schema, orjson.dumps(schema), _normalizer(connect))
 
 
 def _schema(connect: dict[str, Any], names: _Names) -> Any:
     base = _required(connect, names)
+    if names.options.connect_meta_data:
+        base = _with_meta_data(base, connect)
     return ["null", base] if connect.get("optional") else base
+
+
+# Connect's logical schemas (Decimal.builder(), Date.builder(), …) are all version 1.
+_LOGICAL_VERSION = {_DECIMAL: 1, _DATE: 1, _TIME: 1, _TIMESTAMP: 1}
+
+
+def _with_meta_data(avro: Any, connect: dict[str, Any]) -> Any:
+    """``avro`` with AvroData's ``connect.*`` properties (``connect.meta.data=true``);
+    a reference to a type defined before stays a bare name, as there."""
+    props: dict[str, Any] = {}
+    if connect.get("doc"):
+        props["connect.doc"] = connect["doc"]
+    version = connect.get("version", _LOGICAL_VERSION.get(str(connect.get("name"))))
+    if version is not None:
+        props["connect.version"] = int(version)
+    if connect.get("parameters"):
+        props["connect.parameters"] = {str(k): str(v) for k, v in connect["parameters"].items()}
+    if connect.get("name"):
+        props["connect.name"] = connect["name"]
+    if connect.get("type") in ("int8", "int16"):
+        props["connect.type"] = connect["type"]
+    if not props or (isinstance(avro, str) and avro not in _PRIMITIVES.values()):
+        return avro
+    return {**(avro if isinstance(avro, dict) else {"type": avro}), **props}
+
+
+def _enum(connect: dict[str, Any], names: _Names) -> Any:
+    """An Avro enum from a string's ``io.confluent.connect.avro.Enum`` parameters."""
+    params = connect.get("parameters") or {}
+    prefix = f"{_ENUM}."
+    symbols = [key[len(prefix) :] for key in params if str(key).startswith(prefix)]
+    enum_name = names.name(str(params[_ENUM]), "ConnectDefault")
+    return names.define(enum_name, {"type": "enum", "name": enum_name, "symbols": symbols})
 
 
 def _required(connect: dict[str, Any], names: _Names) -> Any:
     kind, name = connect.get("type"), connect.get("name")
     params = connect.get("parameters") or {}
+    if kind == "string" and names.options.enhanced_schema_support and _ENUM in params:
+        return _enum(connect, names)
     size = params.get(_FIXED_SIZE) if kind == "bytes" else None
     if name == _DECIMAL:
         decimal = {

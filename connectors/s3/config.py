@@ -230,14 +230,16 @@ class S3SinkConfig(ConfigModel):
         description="format.class=avro: the codec of the files' blocks (Kafka Connect's "
         "names); s3.compression.level sets deflate's, zstandard's, bzip2's and xz's level",
     )
-    enhanced_avro_schema_support: Annotated[
-        bool,
-        _only(False, "enhanced.avro.schema.support", "Avro schemas are made from Connect's"),
-    ] = Field(False, description="Accepted for Confluent configs: only false")
-    connect_meta_data: Annotated[
-        bool,
-        _only(False, "connect.meta.data", "no connect.* properties are written into schemas"),
-    ] = Field(False, description="Accepted for Confluent configs: only false")
+    enhanced_avro_schema_support: bool = Field(
+        False,
+        description="format.class=avro: a string that was an Avro enum (its "
+        "io.confluent.connect.avro.Enum parameters) is written as that enum again",
+    )
+    connect_meta_data: bool = Field(
+        False,
+        description="format.class=avro: each schema in the files carries its Connect name, "
+        "version, doc and parameters as connect.* properties (Kafka Connect's default: true)",
+    )
     format_bytearray_separator: str = Field(
         "\n", description="bytearray format: bytes written after each record"
     )

@@ -24,6 +24,7 @@ encode it again. Everything is deterministic: the same records give the same byt
 
 from __future__ import annotations
 
+import functools
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,7 +34,7 @@ import orjson
 
 from offramp import SinkRecord
 from offramp.connectors.s3.avro_files import container, framed_datum, framed_records
-from offramp.connectors.s3.avro_schema import AvroSchema, SchemaCache
+from offramp.connectors.s3.avro_schema import AvroOptions, AvroSchema, SchemaCache, avro_schema
 from offramp.connectors.s3.config import S3SinkConfig
 from offramp.connectors.s3.errors import RecordEncodingError
 
@@ -244,10 +245,11 @@ class AvroFormat(RecordFormat):
     compressible = False
     schema_aware = True
 
-    def __init__(self, codec: str, level: int = -1) -> None:
+    def __init__(self, codec: str, level: int = -1, options: AvroOptions | None = None) -> None:
         self.codec = codec
         self.level = level
-        self.schemas = SchemaCache()
+        compile_schema = functools.partial(avro_schema, options=options or AvroOptions())
+        self.schemas = SchemaCache(compile_schema)
 
     def schema_of(self, record: SinkRecord) -> AvroSchema:
         connect = record.value_schema
@@ -370,7 +372,8 @@ def create_format(config: S3SinkConfig) -> RecordFormat:
             config.format_bytearray_separator.encode(), config.format_bytearray_extension
         )
     if config.format_class == "avro":
-        return AvroFormat(config.avro_codec, config.s3_compression_level)
+        options = AvroOptions(config.connect_meta_data, config.enhanced_avro_schema_support)
+        return AvroFormat(config.avro_codec, config.s3_compression_level, options)
     if config.format_class == "parquet":
         return ParquetFormat(
             config.parquet_compression,

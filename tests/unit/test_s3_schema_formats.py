@@ -305,7 +305,6 @@ def test_parquet_refuses_a_schema_that_is_not_a_struct() -> None:
     [
         ({"avro.codec": "lzo"}, "avro.codec"),
         ({"s3.compression.type": "gzip"}, "set avro.codec"),
-        ({"connect.meta.data": "true"}, "connect.meta.data true: only false"),
         ({"avro.codec": "deflate", "s3.compression.level": "12"}, "0 to 9"),
     ],
 )

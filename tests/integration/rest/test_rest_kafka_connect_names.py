@@ -68,7 +68,7 @@ def test_validate_names_each_confluent_jdbc_key_offramp_lacks(client: httpx.Clie
 
 def test_validate_names_each_confluent_s3_key_offramp_lacks(client: httpx.Client) -> None:
     """The S3 quickstart validates clean by the Connect name; wall-clock rotation, SSE,
-    ACLs, proxies and Connect metadata in Avro schemas are each refused with their reason."""
+    ACLs, proxies and stored keys are each refused with their reason."""
     config = read_properties(CONFIGS / "s3-sink.properties")
     clean = client.put(f"/connector-plugins/{S3}/config/validate", json=config).json()
     assert clean["error_count"] == 0, clean
@@ -78,7 +78,6 @@ def test_validate_names_each_confluent_s3_key_offramp_lacks(client: httpx.Client
         "s3.sse.kms.key.id": "key",
         "s3.acl.canned": "bucket-owner-full-control",
         "s3.proxy.url": "http://proxy:3128",
-        "connect.meta.data": "true",
         "store.kafka.keys": "true",
     }
     body = client.put(f"/connector-plugins/{S3}/config/validate", json=refused).json()

@@ -274,3 +274,55 @@ def test_avro_logical_types_keep_their_types_in_avro_and_parquet_objects(
     }
     assert table.column("seen").to_pylist() == [AT_MICROS, None]
     assert table.column("clock_us").to_pylist() == [3_723_456_789] * 2
+
+
+def test_connect_meta_data_and_enhanced_avro_schema_support_shape_the_files_schema(
+    worker: Worker,
+    kafka: KafkaBroker,
+    make_topic: Callable[..., str],
+    s3_server: S3Server,
+    s3_client: S3Client,
+    bucket: str,
+    unique: str,
+) -> None:
+    """With connect.meta.data=true and enhanced.avro.schema.support=true (Confluent's
+    keys), an AvroSerializer record's enum is an Avro enum again in the object and its
+    schemas carry connect.name / connect.parameters, as Kafka Connect writes them."""
+    topic = make_topic("orders-meta")
+    schema = {
+        "type": "record",
+        "name": "Order",
+        "namespace": "shop",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {
+                "name": "state",
+                "type": {"type": "enum", "name": "State", "symbols": ["NEW", "PAID"]},
+            },
+        ],
+    }
+    rows = [{"id": n, "state": ["NEW", "PAID"][n % 2]} for n in range(2)]
+    with SchemaRegistry() as registry:
+        produce_avro(registry.url, kafka.bootstrap, topic, schema, rows)
+        config = {
+            "value.converter": "io.confluent.connect.avro.AvroConverter",
+            "value.converter.schema.registry.url": registry.url,
+            "flush.size": "2",
+            "format.class": "io.confluent.connect.s3.format.avro.AvroFormat",
+            "connect.meta.data": "true",
+            "enhanced.avro.schema.support": "true",
+        }
+        worker.create(f"meta-{unique}", s3_sink(s3_server, bucket, topic, **config))
+        wait_for(lambda: len(keys(s3_client, bucket)) == 1, timeout=60)
+    reader = fastavro.reader(io.BytesIO(body(s3_client, bucket, keys(s3_client, bucket)[0])))
+    written = reader.writer_schema
+    print("schema:", written)
+    assert written["connect.name"] == "shop.Order"
+    state = written["fields"][1]["type"]
+    assert (state["type"], state["name"], state["symbols"]) == (
+        "enum",
+        "shop.State",
+        ["NEW", "PAID"],
+    )
+    assert state["connect.parameters"]["io.confluent.connect.avro.Enum"] == "shop.State"
+    assert list(reader) == rows

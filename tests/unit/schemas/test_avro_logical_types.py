@@ -18,7 +18,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from devstack.schema_registry import SchemaRegistry
 from offramp.connectors.s3.avro_files import framed_datum, framed_records
-from offramp.connectors.s3.avro_schema import avro_schema
+from offramp.connectors.s3.avro_schema import AvroOptions, avro_schema
 from offramp.connectors.s3.parquet_files import arrow_schema
 from offramp.converters import create_converter
 from offramp.schemas import connect
@@ -190,3 +190,48 @@ def test_a_decimal_column_takes_the_schema_precision_where_the_database_can() ->
     assert compiled("100", postgresql.dialect()) == "NUMERIC(100, 2)"
     assert compiled("100", mysql.dialect()) == "NUMERIC(38, 2)"
     assert compiled(None, postgresql.dialect()) == "NUMERIC(38, 2)"
+
+
+def test_connect_meta_data_and_enhanced_support_in_s3_avro_schemas() -> None:
+    """connect.meta.data puts each schema's Connect name, version and parameters (and
+    connect.type for int16) in connect.* properties, as AvroData does; enhanced
+    support makes an enum of a string that was one. Off, neither appears."""
+    schema = connect.from_avro(
+        {
+            "type": "record",
+            "name": "Order",
+            "namespace": "shop",
+            "fields": [
+                {
+                    "name": "state",
+                    "type": {"type": "enum", "name": "State", "symbols": ["NEW", "PAID"]},
+                },
+                {"name": "again", "type": ["null", "State"], "default": None},
+                {
+                    "name": "price",
+                    "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2},
+                },
+            ],
+        }
+    )
+    schema["fields"].append({"field": "small", "type": "int16", "optional": False})
+    plain = avro_schema(schema).schema
+    assert "connect.name" not in plain and plain["fields"][0]["type"] == "string"
+    both = avro_schema(schema, AvroOptions(connect_meta_data=True, enhanced_schema_support=True))
+    types = {f["name"]: f["type"] for f in both.schema["fields"]}
+    assert both.schema["connect.name"] == "shop.Order"
+    assert types["state"]["type"] == "enum" and types["state"]["symbols"] == ["NEW", "PAID"]
+    assert types["state"]["name"] == "shop.State" and types["again"] == ["null", "shop.State"]
+    assert types["price"] == {
+        "type": "bytes",
+        "logicalType": "decimal",
+        "precision": 9,
+        "scale": 2,
+        "connect.version": 1,
+        "connect.parameters": {"scale": "2", "connect.decimal.precision": "9"},
+        "connect.name": _CONNECT + "Decimal",
+    }
+    assert types["small"] == {"type": "int", "connect.type": "int16"}
+    row = {"state": "PAID", "again": None, "price": Decimal("1.50"), "small": 3}
+    datum = next(framed_records([framed_datum(both, row)]))
+    assert fastavro.schemaless_reader(io.BytesIO(datum), both.parsed, None) == row
