@@ -43,6 +43,7 @@ _TIME = "org.apache.kafka.connect.data.Time"
 _TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
 _FIXED_SIZE = "connect.fixed.size"  # AvroData's parameter: the bytes were an Avro fixed
 _ENUM = "io.confluent.connect.avro.Enum"  # AvroData's parameters: an enum's name, symbols
+_DOC_PREFIX = "io.confluent.connect.avro."  # …record.doc, …field.doc.<name>, …enum.doc.<name>
 _PRIMITIVES = {
     "int8": "int",
     "int16": "int",
@@ -163,7 +164,11 @@ def _enum(connect: dict[str, Any], names: _Names) -> Any:
     prefix = f"{_ENUM}."
     symbols = [key[len(prefix) :] for key in params if str(key).startswith(prefix)]
     enum_name = names.name(str(params[_ENUM]), "ConnectDefault")
-    return names.define(enum_name, {"type": "enum", "name": enum_name, "symbols": symbols})
+    enum: dict[str, Any] = {"type": "enum", "name": enum_name, "symbols": symbols}
+    doc = params.get(f"{_DOC_PREFIX}enum.doc.{enum_name.rpartition('.')[2]}")
+    if doc:
+        enum["doc"] = str(doc)
+    return names.define(enum_name, enum)
 
 
 def _required(connect: dict[str, Any], names: _Names) -> Any:
@@ -218,16 +223,16 @@ def _required(connect: dict[str, Any], names: _Names) -> Any:
         if not fields:
             return "string"  # no Connect type for it: its JSON text
         record_name = names.name(name, "ConnectDefault")
-        record = {
-            "type": "record",
-            "name": record_name,
-            "fields": [_field(f, names) for f in fields],
-        }
+        record: dict[str, Any] = {"type": "record", "name": record_name}
+        # Docs the AvroConverter kept (its connect.meta.data), put back as AvroData does.
+        if params.get(f"{_DOC_PREFIX}record.doc"):
+            record["doc"] = str(params[f"{_DOC_PREFIX}record.doc"])
+        record["fields"] = [_field(f, names, params) for f in fields]
         return names.define(record_name, record)
     raise RecordEncodingError(f"the record's schema has a type Connect doesn't have: {kind!r}")
 
 
-def _field(connect: dict[str, Any], names: _Names) -> dict[str, Any]:
+def _field(connect: dict[str, Any], names: _Names, struct_params: Any) -> dict[str, Any]:
     name = str(connect.get("field", ""))
     if not _NAME.match(name):
         raise RecordEncodingError(
@@ -235,6 +240,8 @@ def _field(connect: dict[str, Any], names: _Names) -> dict[str, Any]:
             "starting with a digit)"
         )
     out: dict[str, Any] = {"name": name, "type": _schema(connect, names)}
+    if struct_params.get(f"{_DOC_PREFIX}field.doc.{name}"):
+        out["doc"] = str(struct_params[f"{_DOC_PREFIX}field.doc.{name}"])
     if connect.get("optional"):
         out["default"] = None
     return out

@@ -36,15 +36,19 @@ _AVRO_LOGICAL = {
 }
 _FIXED_SIZE = "connect.fixed.size"  # AvroData's parameter: the bytes were an Avro fixed
 _ENUM = "io.confluent.connect.avro.Enum"  # AvroData's parameters: the enum's name, symbols
+_DOC_PREFIX = "io.confluent.connect.avro."  # …record.doc, …field.doc.<name>, …enum.doc.<name>
 
 
-def from_avro(schema: Any, optional: bool = False, namespace: str = "") -> dict[str, Any]:
+def from_avro(
+    schema: Any, optional: bool = False, namespace: str = "", docs: bool = False
+) -> dict[str, Any]:
     """An Avro schema (parsed JSON) as a Connect schema; a union with null is optional,
     any other union (no Connect type of its own) is a struct kept as JSON. A record's
     name is its full name (``shop.Order``), as Kafka Connect's AvroData gives it; a
     fixed is ``bytes`` with its size in ``connect.fixed.size``, an enum a ``string``
-    with its name and symbols in parameters, as there too."""
-    return _from_avro(schema, optional, namespace, {})
+    with its name and symbols in parameters, as there too. ``docs`` (the converter's
+    ``connect.meta.data``) keeps record, field and enum docs as AvroData's parameters."""
+    return _from_avro(schema, optional, namespace, {}, docs)
 
 
 def _full_name(schema: dict[str, Any], namespace: str) -> str:
@@ -54,13 +58,13 @@ def _full_name(schema: dict[str, Any], namespace: str) -> str:
 
 
 def _from_avro(
-    schema: Any, optional: bool, namespace: str, named: dict[str, dict[str, Any]]
+    schema: Any, optional: bool, namespace: str, named: dict[str, dict[str, Any]], docs: bool
 ) -> dict[str, Any]:
     if isinstance(schema, list):
         branches = [b for b in schema if b != "null"]
         nullable = len(branches) < len(schema)
         if len(branches) == 1:
-            return _from_avro(branches[0], optional or nullable, namespace, named)
+            return _from_avro(branches[0], optional or nullable, namespace, named, docs)
         return {"type": "struct", "fields": [], "optional": True}
     if isinstance(schema, str):
         # A named type defined earlier in the schema, else a primitive.
@@ -70,7 +74,7 @@ def _from_avro(
         schema = {"type": schema}
     kind = schema.get("type")
     if isinstance(kind, dict | list):
-        return _from_avro(kind, optional, namespace, named)
+        return _from_avro(kind, optional, namespace, named, docs)
     out: dict[str, Any]
     logical = schema.get("logicalType")
     if logical == "decimal" and kind in ("bytes", "fixed"):
@@ -96,6 +100,8 @@ def _from_avro(
         full = _full_name(schema, namespace)
         # What enhanced.avro.schema.support makes an Avro enum of again.
         params = {_ENUM: full, **{f"{_ENUM}.{sym}": sym for sym in schema["symbols"]}}
+        if docs and schema.get("doc"):
+            params[f"{_DOC_PREFIX}enum.doc.{schema['name']}"] = str(schema["doc"])
         out = {"type": "string", "name": full, "parameters": params}
     elif kind == "record":
         full = _full_name(schema, namespace)
@@ -103,13 +109,18 @@ def _from_avro(
         out = {"type": "struct", "name": full or None, "fields": []}
         named[full] = out  # a field naming its own record sees the struct (kept as JSON)
         out["fields"] = [
-            {**_from_avro(f["type"], False, inner, named), "field": f["name"]}
+            {**_from_avro(f["type"], False, inner, named, docs), "field": f["name"]}
             for f in schema["fields"]
         ]
+        record_docs = {f"{_DOC_PREFIX}record.doc": schema.get("doc")} | {
+            f"{_DOC_PREFIX}field.doc.{f['name']}": f.get("doc") for f in schema["fields"]
+        }
+        if docs and any(record_docs.values()):
+            out["parameters"] = {k: str(v) for k, v in record_docs.items() if v}
     elif kind == "array":
-        out = {"type": "array", "items": _from_avro(schema["items"], False, namespace, named)}
+        out = {"type": "array", "items": _from_avro(schema["items"], False, namespace, named, docs)}
     elif kind == "map":
-        values = _from_avro(schema["values"], False, namespace, named)
+        values = _from_avro(schema["values"], False, namespace, named, docs)
         out = {"type": "map", "keys": {"type": "string"}, "values": values}
     else:
         out = {"type": _AVRO_PRIMITIVES.get(str(kind), "string")}

@@ -178,6 +178,11 @@ class AvroConverter(RegistryConverter):
         super().__init__(config, is_key)
         self._deserializer = AvroDeserializer(self.client)
         self._fixes: dict[int, Fix | None] = {}  # per schema id (see avro_values)
+        # Kafka Connect's AvroData key (default true): Avro docs kept as parameters.
+        meta = str(config.get("connect.meta.data", "true")).strip().lower()
+        if meta not in ("true", "false"):
+            raise ConfigError([("connect.meta.data", f"must be true or false, got {meta!r}")])
+        self._translate = functools.partial(connect.from_avro, docs=meta == "true")
 
     def read(
         self, data: bytes, schema_id: int, header: SchemaId, payload: io.BytesIO
@@ -188,7 +193,7 @@ class AvroConverter(RegistryConverter):
         fix = self._fixes[schema_id]
         if fix is not None:
             value = fix(value)
-        return value, self.connect_schema(schema_id, connect.from_avro)
+        return value, self.connect_schema(schema_id, self._translate)
 
 
 class JsonSchemaConverter(RegistryConverter):

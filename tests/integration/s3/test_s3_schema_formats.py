@@ -287,14 +287,16 @@ def test_connect_meta_data_and_enhanced_avro_schema_support_shape_the_files_sche
 ) -> None:
     """With connect.meta.data=true and enhanced.avro.schema.support=true (Confluent's
     keys), an AvroSerializer record's enum is an Avro enum again in the object and its
-    schemas carry connect.name / connect.parameters, as Kafka Connect writes them."""
+    schemas carry connect.name / connect.parameters and the Avro docs (kept by the
+    converter's connect.meta.data, default true), as Kafka Connect writes them."""
     topic = make_topic("orders-meta")
     schema = {
         "type": "record",
         "name": "Order",
         "namespace": "shop",
+        "doc": "An order.",
         "fields": [
-            {"name": "id", "type": "long"},
+            {"name": "id", "type": "long", "doc": "Its id."},
             {
                 "name": "state",
                 "type": {"type": "enum", "name": "State", "symbols": ["NEW", "PAID"]},
@@ -318,6 +320,7 @@ def test_connect_meta_data_and_enhanced_avro_schema_support_shape_the_files_sche
     written = reader.writer_schema
     print("schema:", written)
     assert written["connect.name"] == "shop.Order"
+    assert (written["doc"], written["fields"][0]["doc"]) == ("An order.", "Its id.")
     state = written["fields"][1]["type"]
     assert (state["type"], state["name"], state["symbols"]) == (
         "enum",

@@ -235,3 +235,38 @@ def test_connect_meta_data_and_enhanced_support_in_s3_avro_schemas() -> None:
     row = {"state": "PAID", "again": None, "price": Decimal("1.50"), "small": 3}
     datum = next(framed_records([framed_datum(both, row)]))
     assert fastavro.schemaless_reader(io.BytesIO(datum), both.parsed, None) == row
+
+
+def test_avro_docs_ride_as_parameters_and_come_back_in_s3_avro_schemas() -> None:
+    """The converter's connect.meta.data (default true, as Kafka Connect's) keeps record,
+    field and enum docs as AvroData's parameters; the S3 sink's Avro schema has them as
+    docs again (the enum's with enhanced support). false keeps none."""
+    avro = {
+        "type": "record",
+        "name": "Order",
+        "namespace": "shop",
+        "doc": "One order.",
+        "fields": [
+            {"name": "id", "type": "long", "doc": "The order's id."},
+            {
+                "name": "state",
+                "type": {
+                    "type": "enum",
+                    "name": "State",
+                    "doc": "Where it is.",
+                    "symbols": ["NEW"],
+                },
+            },
+        ],
+    }
+    with_docs = connect.from_avro(avro, docs=True)
+    assert with_docs["parameters"] == {
+        "io.confluent.connect.avro.record.doc": "One order.",
+        "io.confluent.connect.avro.field.doc.id": "The order's id.",
+    }
+    assert "parameters" not in connect.from_avro(avro)
+    written = avro_schema(with_docs, AvroOptions(enhanced_schema_support=True)).schema
+    assert written["doc"] == "One order."
+    assert written["fields"][0]["doc"] == "The order's id."
+    assert written["fields"][1]["type"]["doc"] == "Where it is."
+    assert written["fields"][1]["type"]["symbols"] == ["NEW"]
