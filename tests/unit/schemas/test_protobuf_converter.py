@@ -10,7 +10,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
 
 from devstack.schema_registry import SchemaRegistry
-from offramp.converters import create_converter
+from offramp.converters import ConvertedBatch, create_converter
 from offramp.schemas.converters import RegistryConverter
 from tests.protobuf_files import referencing_order_class
 
@@ -25,6 +25,18 @@ def _order_class() -> type:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
     return GetMessageClass(pool.FindMessageTypeByName("shop.Order"))
+
+
+def _convert(url: str, datas: list[bytes | None]) -> ConvertedBatch:
+    """``datas`` through a ProtobufConverter of the registry at ``url``."""
+    conv = create_converter(
+        "io.confluent.connect.protobuf.ProtobufConverter", {"schema.registry.url": url}, False
+    )
+    assert isinstance(conv, RegistryConverter)
+    try:
+        return conv.convert_batch(datas, None)
+    finally:
+        conv.close()
 
 
 def test_protobuf_round_trip_and_schema() -> None:
@@ -64,15 +76,7 @@ def test_protobuf_schema_with_references_decodes() -> None:
             ctx = SerializationContext("orders-refs", MessageField.VALUE)
             data = ser(order_class(id=7, total=money(units=12, nanos=5), currency=1), ctx)
             subjects = client.get_subjects()
-        conv = create_converter(
-            "io.confluent.connect.protobuf.ProtobufConverter",
-            {"schema.registry.url": registry.url},
-            False,
-        )
-        try:
-            batch = conv.convert_batch([data], None)
-        finally:
-            conv.close()
+        batch = _convert(registry.url, [data])
     assert "shop/money.proto" in subjects  # the serializer registered the import
     assert batch.errors == {}, batch.errors
     assert batch.values == [{"id": 7, "total": {"units": 12, "nanos": 5}, "currency": "USD"}]
@@ -81,3 +85,19 @@ def test_protobuf_schema_with_references_decodes() -> None:
     assert fields["total"]["name"] == "shop.common.Money"
     assert [f["field"] for f in fields["total"]["fields"]] == ["units", "nanos"]
     assert fields["currency"]["type"] == "string"
+
+
+def test_a_reference_the_registry_lost_fails_the_record_naming_it() -> None:
+    """A referenced subject deleted before the sink reads: that record fails to convert
+    (dead-lettered under errors.tolerance=all) with the reference named, not retried."""
+    order_class = referencing_order_class()
+    with SchemaRegistry() as registry:
+        with SchemaRegistryClient({"url": registry.url}) as client:
+            ser = ProtobufSerializer(order_class, client, {"use.deprecated.format": False})
+            data = ser(order_class(id=1), SerializationContext("orders-lost", MessageField.VALUE))
+            client.delete_subject("shop/money.proto")
+        batch = _convert(registry.url, [data])
+    assert "reference 'shop/money.proto' (subject 'shop/money.proto' version 1)" in str(
+        batch.errors[0]
+    )
+    assert "is not in the registry (40401" in str(batch.errors[0])
