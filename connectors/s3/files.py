@@ -13,6 +13,12 @@ other writer already stored under the key its first file will have (see ``intake
 Such a segment ignores ``flush.size`` and ``rotate.interval.ms`` and ends exactly before
 the limit, so it rebuilds that writer's segment — the same keys over the same records —
 rather than one that overlaps it.
+
+Records reach a file's buffer in two steps: placed in ``pending`` (memory, one append
+per record), then written to the buffer once per write (``flush``). Only the second
+touches the disk, and a full disk (``SpillFull``) leaves the bytes in ``pending`` for
+the next try; sealing a segment never writes, so a rotation can't be lost half-way
+through a batch. A sealed segment is flushed right before it is uploaded.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from offramp.connectors.s3.buffer import SpillBuffer
+from offramp.connectors.s3.buffer import SpillBuffer, SpillFull
 
 __all__ = ["OpenFile", "PartitionFiles", "Segment"]
 
@@ -43,8 +49,12 @@ class OpenFile:
     pending: list[bytes] = field(default_factory=list)
 
     def flush(self) -> None:
+        """Move ``pending`` into the buffer; on ``SpillFull`` it stays, joined, to be
+        written again (a whole write or none: see ``SpillBuffer``)."""
         if self.pending:
-            self.buffer.write(b"".join(self.pending))
+            data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+            self.pending[:] = [data]
+            self.buffer.write(data)
             self.pending.clear()
 
 
@@ -63,8 +73,16 @@ class Segment:
     stored: bool = False
 
     def flush(self) -> None:
+        """Every file's ``pending`` into its buffer; raises the first ``SpillFull`` after
+        trying them all (each that fit is written)."""
+        full: SpillFull | None = None
         for file in self.files.values():
-            file.flush()
+            try:
+                file.flush()
+            except SpillFull as exc:
+                full = full or exc
+        if full is not None:
+            raise full
 
     def close(self) -> None:
         for file in self.files.values():
@@ -88,11 +106,11 @@ class PartitionFiles:
     sealed: deque[Segment] = field(default_factory=deque)  # rotated, not yet stored
 
     def seal(self) -> Segment | None:
-        """Close the current segment for writing; it waits in ``sealed`` for upload."""
+        """Close the current segment for writing; it waits in ``sealed`` for upload (and
+        is flushed then: sealing never touches the disk, so it can't fail)."""
         segment, self.current = self.current, None
         if segment is None or not segment.records:
             return None
-        segment.flush()
         self.sealed.append(segment)
         return segment
 

@@ -29,7 +29,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 
 from offramp import RecordFailure, SinkRecord, TopicPartition
-from offramp.connectors.s3.buffer import MemoryBudget, SpillBuffer
+from offramp.connectors.s3.buffer import MemoryBudget, SpillBuffer, SpillFull
 from offramp.connectors.s3.config import S3SinkConfig
 from offramp.connectors.s3.errors import RecordEncodingError
 from offramp.connectors.s3.fields import timestamp_extractor
@@ -69,7 +69,9 @@ class RecordIntake:
 
     def take(self, records: Sequence[SinkRecord], failures: list[RecordFailure]) -> None:
         """Place ``records``; records that can't be placed are added to ``failures``.
-        Records at offsets taken in before (a retried batch) are skipped."""
+        Records at offsets taken in before (a retried batch) are skipped. Raises
+        ``SpillFull`` once all are placed if an open file's bytes could not be written
+        to its buffer (they wait in the file's ``pending``)."""
         touched: list[PartitionFiles] = []
         if self.in_bulk:
             for tp, files, run in self._runs(records):
@@ -79,9 +81,15 @@ class RecordIntake:
             for tp, files, run in self._runs(records):
                 touched.append(files)
                 self._take_each(tp, files, run, failures)
+        full: SpillFull | None = None
         for files in touched:
             if files.current is not None:
-                files.current.flush()  # memory holds at most one batch beyond the buffers
+                try:
+                    files.current.flush()  # memory holds at most one batch beyond the buffers
+                except SpillFull as exc:  # every record is placed: only bytes wait
+                    full = full or exc
+        if full is not None:
+            raise full
 
     def _files(self, tp: TopicPartition) -> PartitionFiles:
         files = self.partitions.get(tp)

@@ -10,8 +10,12 @@ retried with backoff, and the retry uploads the failed segment right in the ``wr
 Open files are not durable, so ``pre_commit`` waits for the uploads in flight and lets
 the runtime commit a partition only up to the start offset of its oldest segment not yet
 in S3; after a crash, a rebalance or a clean stop, consumption resumes there and
-rebuilds the same files. With conditional writes, a partition just opened first looks
-for objects other writers stored from where it resumes (see ``uploads``).
+rebuilds the same files. A full spill directory is a wait, not a loss: the bytes that
+found no room stay in memory (one batch at most: the runtime retries the same records),
+the write raises ``RetriableError`` naming the directory, and its retries write them
+out once space returns (see ``buffer``). With conditional writes, a partition just
+opened first looks for objects other writers stored from where it resumes (see
+``uploads``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from offramp import (
     SinkRecord,
     TopicPartition,
 )
+from offramp.connectors.s3.buffer import SpillFull
 from offramp.connectors.s3.compression import create_compression
 from offramp.connectors.s3.config import S3SinkConfig
 from offramp.connectors.s3.files import PartitionFiles, Segment
@@ -113,9 +118,20 @@ class S3Writer(BatchWriter):
 
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
         try:
-            self._intake.take(records, self._failures)
-            self._start_uploads()
+            full: SpillFull | None = None
+            try:
+                self._intake.take(records, self._failures)
+            except SpillFull as exc:
+                full = exc
+            # Even when the disk is full: each upload that finishes frees its files' space.
+            unflushed = self._start_uploads()
             self._raise_upload_failure()
+            full = full or unflushed
+            if full is not None:
+                raise RetriableError(
+                    f"cannot buffer records: {full}; retrying until space returns (the "
+                    "records wait in memory, uncommitted)"
+                ) from full
         except SinkError:
             raise
         except OSError as exc:
@@ -150,12 +166,20 @@ class S3Writer(BatchWriter):
 
     # ----- storing sealed segments ----------------------------------------------------
 
-    def _start_uploads(self) -> None:
+    def _start_uploads(self) -> SpillFull | None:
         """Upload what was sealed: in the background, except segments that failed before,
-        which are retried right here so the runtime's backoff paces an outage."""
+        which are retried right here so the runtime's backoff paces an outage. A segment
+        is written out to its buffers first; one the spill directory has no room for
+        waits (the first such ``SpillFull`` is returned) while the others go."""
+        full: SpillFull | None = None
         for tp, files in self._partitions.items():
             for segment in files.sealed:
                 if segment.stored or segment.upload is not None:
+                    continue
+                try:
+                    segment.flush()
+                except SpillFull as exc:
+                    full = full or exc
                     continue
                 if segment.attempts:
                     self.uploader.store_now(tp.partition, segment)
@@ -163,6 +187,7 @@ class S3Writer(BatchWriter):
                 self.uploader.submit(tp.partition, segment)
                 self._in_flight.append((tp, segment))
             files.drop_stored()
+        return full
 
     def _finish_uploads(self, keep: int) -> list[tuple[TopicPartition, Segment, SinkError]]:
         """Collect finished uploads, waiting for the oldest while more than ``keep`` are
