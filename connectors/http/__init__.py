@@ -14,6 +14,6 @@ Modules, one job each:
 
 from offramp.connectors.http.config import HttpSinkConfig
 from offramp.connectors.http.connector import HttpSinkConnector
-from offramp.connectors.http.writer import HttpWriter
+from offramp.connectors.http.writer import HttpWriter, PipelinedHttpWriter
 
-__all__ = ["HttpSinkConfig", "HttpSinkConnector", "HttpWriter"]
+__all__ = ["HttpSinkConfig", "HttpSinkConnector", "HttpWriter", "PipelinedHttpWriter"]

@@ -9,7 +9,7 @@ from offramp.connectors.http.answers import safe_url
 from offramp.connectors.http.client import build_client
 from offramp.connectors.http.config import HttpSinkConfig
 from offramp.connectors.http.template import Template
-from offramp.connectors.http.writer import HttpWriter
+from offramp.connectors.http.writer import HttpWriter, PipelinedHttpWriter
 
 __all__ = ["HttpSinkConnector"]
 
@@ -48,4 +48,5 @@ class HttpSinkConnector(SinkConnector[HttpSinkConfig]):
 
     def create_writer(self, config: HttpSinkConfig, context: TaskContext) -> BatchWriter:
         agent = f"{USER_AGENT} ({context.connector_name} task {context.task_id})"
-        return HttpWriter(config, context, agent, self.transport)
+        writer = HttpWriter if config.http_http2 else PipelinedHttpWriter
+        return writer(config, context, agent, self.transport)

@@ -26,10 +26,14 @@ __all__ = ["Item", "Request", "RequestBuilder", "item_id"]
 
 def item_id(record: SinkRecord) -> str:
     """A record's stable id: the same on every redelivery, whatever the batch."""
-    return f"{record.kafka_topic}-{record.kafka_partition}-{record.kafka_offset}"
+    # The message's own coordinates, as ``SinkRecord.kafka_*`` give them, read without
+    # the three properties: this runs once per record.
+    message = record.message
+    offset = message.offset()
+    return f"{message.topic() or ''}-{message.partition() or 0}-{-1 if offset is None else offset}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     record: SinkRecord
     url: str
@@ -63,11 +67,27 @@ class RequestBuilder:
         self.content_type = config.content_type
         # The body is the record's value unchanged: its consumed JSON text can be sent.
         self._whole_value = not (config.http_body_field or config.http_item_id_field)
+        # URL and headers name no field (one endpoint): rendered here, once, not per record.
+        url = self.url.literal
+        fixed = [(n, t.literal) for n, t in self.headers]
+        self._fixed: tuple[str, tuple[tuple[str, str], ...]] | None = None
+        if url is not None and all(text is not None for _, text in fixed):
+            self._fixed = (url, tuple((n, text or "") for n, text in fixed))
+        # Every item goes in lane 0, so one endpoint's items are one group.
+        self._one_lane = not config.http_ordered_by_key or config.http_max_in_flight == 1
 
     def items(self, records: Sequence[SinkRecord]) -> tuple[list[Item], list[RecordFailure]]:
         items: list[Item] = []
         failures: list[RecordFailure] = []
+        fixed = self._fixed if self.body is None and self._whole_value else None
+        ndjson = self.config.http_batch_format == "ndjson"
         for record in records:
+            # The usual webhook: one endpoint, the value's consumed JSON as the body. Only
+            # the id is made per record; anything else takes the general path below.
+            text = record.value_json if fixed is not None else None
+            if fixed is not None and text is not None and not (ndjson and b"\n" in text):
+                items.append(Item(record, fixed[0], fixed[1], text, item_id(record)))
+                continue
             try:
                 items.append(self._item(record))
             except (MissingField, TypeError, ValueError) as exc:
@@ -101,22 +121,34 @@ class RequestBuilder:
     def requests(self, items: Sequence[Item]) -> list[Request]:
         if not self.config.batched:
             return [self._single(i) for i in items]
-        groups: dict[tuple[str, tuple[tuple[str, str], ...], int], list[Item]] = {}
-        for i in items:
-            groups.setdefault((i.url, i.headers, self.lane(i.record)), []).append(i)
-        out: list[Request] = []
+        if self._fixed is not None and self._one_lane:
+            groups: list[Sequence[Item]] = [items]  # one endpoint, one lane: one group
+        else:
+            keyed: dict[tuple[str, tuple[tuple[str, str], ...], int], list[Item]] = {}
+            for i in items:
+                keyed.setdefault((i.url, i.headers, self.lane(i.record)), []).append(i)
+            groups = list(keyed.values())
+        return [self._batch(chunk) for group in groups for chunk in self._chunks(group)]
+
+    def _chunks(self, items: Sequence[Item]) -> list[Sequence[Item]]:
+        """Consecutive runs of at most ``http.batch.max.records`` items whose bodies, each
+        with its separator, fit ``http.batch.max.bytes`` (an item alone always goes)."""
         limit_n, limit_b = self.config.http_batch_max_records, self.config.http_batch_max_bytes
-        for chunk_items in groups.values():
-            chunk: list[Item] = []
-            size = 0
-            for i in chunk_items:
-                if chunk and (len(chunk) >= limit_n or size + len(i.body) + 1 > limit_b):
-                    out.append(self._batch(chunk))
-                    chunk, size = [], 0
-                chunk.append(i)
-                size += len(i.body) + 1
-            if chunk:
-                out.append(self._batch(chunk))
+        out: list[Sequence[Item]] = []
+        start, end = 0, len(items)
+        while start < end:
+            run = items[start : start + limit_n]
+            if sum([len(i.body) for i in run]) + len(run) > limit_b:
+                # The byte limit closes this one sooner: walk it item by item.
+                size, n = 0, 0
+                for i in run:
+                    if n and size + len(i.body) + 1 > limit_b:
+                        break
+                    size += len(i.body) + 1
+                    n += 1
+                run = run[:n]
+            out.append(run)
+            start += len(run)
         return out
 
     def lane(self, record: SinkRecord) -> int:
@@ -134,14 +166,15 @@ class RequestBuilder:
     def _single(self, item: Item) -> Request:
         return Request(item.url, self._headers(item, item.id), item.body, [item])
 
-    def _batch(self, items: list[Item]) -> Request:
+    def _batch(self, items: Sequence[Item]) -> Request:
+        bodies = [i.body for i in items]
         if self.config.http_batch_format == "json":
-            body = b"[" + b",".join(i.body for i in items) + b"]"
+            body = b"[" + b",".join(bodies) + b"]"
         else:
-            body = b"\n".join(i.body for i in items) + b"\n"
+            body = b"\n".join(bodies) + b"\n"
         # Boundaries change on redelivery, so this key only catches a repeat of the
         # very same request; per-item ids (http.item.id.field) catch the rest.
-        key = hashlib.sha256("\n".join(i.id for i in items).encode()).hexdigest()[:32]
+        key = hashlib.sha256("\n".join([i.id for i in items]).encode()).hexdigest()[:32]
         return Request(items[0].url, self._headers(items[0], key), body, list(items))
 
 

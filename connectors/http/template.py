@@ -111,14 +111,14 @@ class Template:
         return not self.fields
 
     @cached_property
-    def _literal(self) -> str | None:
+    def literal(self) -> str | None:
         """The whole text when no piece is a field (braces unescaped), else None."""
         return "".join(p for p in self.pieces if isinstance(p, str)) if self.constant else None
 
     def render(self, record: SinkRecord, escape: Callable[[str], str] | None = None) -> str:
         """The text for ``record``; ``escape`` is applied to each field's text (URLs
         percent-encode it). Raises ``MissingField``."""
-        literal = self._literal  # most URLs name no field: no work per record
+        literal = self.literal  # most URLs name no field: no work per record
         if literal is not None:
             return literal
         out: list[str] = []

@@ -1,5 +1,17 @@
 """The ``http`` batch writer: records → requests (``requests``) → answers (``answers``).
 
+Over HTTP/1.1 the writer is ``pipelined`` (``PipelinedHttpWriter``): a batch's requests
+go out on the task's write thread while the task reads and converts the next batch, and
+``prepare`` builds that batch's requests meanwhile, so reading and request building
+overlap the endpoint's answer instead of adding to it (one batch in flight at most,
+batches in order, so per-key order holds). Not over HTTP/2: a pipelined task shortens
+the interpreter's thread switch interval (``offramp.gil_handoff``), and with threads
+switching that often httpcore's HTTP/2 connection, shared by the requests in flight,
+often loses track of its streams when the server ends the connection (a ``KeyError``
+on a stream id, encode/httpx#3072) instead of raising a transport error. ``_one``
+takes that error as a dropped connection (retried), since another pipelined connector
+in the process shortens the interval all the same; not pipelining HTTP/2 keeps it rare.
+
 A ``write`` sends its requests, up to ``http.max.in.flight`` at a time (lanes keep one
 key's requests in order when asked), then settles the batch:
 
@@ -46,11 +58,20 @@ from offramp.connectors.http.config import HttpSinkConfig
 from offramp.connectors.http.progress import Progress
 from offramp.connectors.http.requests import Request, RequestBuilder
 
-__all__ = ["HttpRefused", "HttpWriter"]
+__all__ = ["HttpRefused", "HttpWriter", "PipelinedHttpWriter"]
 
 
 class HttpRefused(Exception):
     """The endpoint refused a record: the dead letter's error."""
+
+
+@dataclass
+class _Prepared:
+    """What ``prepare`` built for one batch, found again by the list's identity."""
+
+    records: Sequence[SinkRecord]
+    failures: list[RecordFailure]
+    requests: list[Request]
 
 
 @dataclass
@@ -97,12 +118,33 @@ class HttpWriter(BatchWriter):
             ThreadPoolExecutor(slots, f"http-{context.connector_name}") if slots > 1 else None
         )
         self.progress = Progress()
+        # The next batch's requests, built on the task thread while the write thread
+        # waits for the previous batch's answers. One slot, replaced (never mutated), so
+        # the two threads need no lock: a write takes it only for the very same list.
+        self._prepared: _Prepared | None = None
+
+    def prepare(self, records: Sequence[SinkRecord]) -> None:
+        """Items and requests for the next batch, ahead of its ``write``."""
+        items, failures = self.builder.items(records)
+        self._prepared = _Prepared(records, failures, self.builder.requests(items))
+
+    def _take_prepared(self, records: Sequence[SinkRecord]) -> _Prepared | None:
+        """What ``prepare`` built for exactly this list, once (a retry builds again)."""
+        prepared = self._prepared
+        if prepared is None or prepared.records is not records:
+            return None
+        self._prepared = None
+        return prepared
 
     def write(self, records: Sequence[SinkRecord]) -> Sequence[RecordFailure] | None:
         fresh = not self.progress  # no earlier attempt of this batch left anything
-        todo = records if fresh else [r for r in records if r not in self.progress]
-        items, failures = self.builder.items(todo)
-        requests = self.builder.requests(items)
+        prepared = self._take_prepared(records)
+        if fresh and prepared is not None:
+            failures, requests = prepared.failures, prepared.requests
+        else:
+            todo = records if fresh else [r for r in records if r not in self.progress]
+            items, failures = self.builder.items(todo)
+            requests = self.builder.requests(items)
         outcomes = self._send(requests)
         if fresh and not any(o.fatal or o.transient or o.split for o in outcomes):
             # Settled in one attempt (the usual case): nothing to remember per record.
@@ -164,6 +206,18 @@ class HttpWriter(BatchWriter):
                 f"{self.config.http_method} {safe_url(url)} failed: {exc!r}"
             )
             return
+        except (KeyError, RuntimeError) as exc:
+            if not self.config.http_http2:
+                raise
+            # httpcore's HTTP/2 connection, shared by the requests in flight, can lose a
+            # stream's bookkeeping when the server ends the connection while another
+            # thread reads from it (encode/httpx#3072): the connection is gone and this
+            # request's fate unknown, as with a dropped connection, so it is sent again.
+            outcome.transient = RetriableError(
+                f"{self.config.http_method} {safe_url(url)} failed: HTTP/2 connection "
+                f"ended ({type(exc).__name__}: {exc})"
+            )
+            return
         status, body = response.status_code, response.content
         where = f"{self.config.http_method} {safe_url(url)}"
         if 200 <= status < 300:
@@ -195,6 +249,10 @@ class HttpWriter(BatchWriter):
     ) -> bool:
         """Dead-letters only the items the answer names; False when it names none."""
         names = rejected_names(body, self.rejected) if self.rejected and self.config.batched else []
+        if not names:  # the usual answer: nothing named, so no per-item look-ups
+            if accepted:
+                outcome.settled += [i.record for i in request.items]
+            return accepted
         by_id = {i.id: n for n, i in enumerate(request.items)}
         named: set[int] = set()
         for name in names:
@@ -228,3 +286,10 @@ class HttpWriter(BatchWriter):
         if self.pool is not None:
             self.pool.shutdown(wait=True)
         self.client.close()
+
+
+class PipelinedHttpWriter(HttpWriter):
+    """The writer over HTTP/1.1: a write mostly waits for the endpoint's answer, so the
+    task reads the next batch meanwhile (see the module's docstring for HTTP/2)."""
+
+    pipelined = True
