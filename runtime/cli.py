@@ -49,6 +49,7 @@ from offramp.config import (
 )
 from offramp.config_store import ConfigStore, PlannedConnector, StoredConnector, merge_connectors
 from offramp.errors import ConfigError
+from offramp.malloc_arenas import limit_malloc_arenas
 from offramp.plugin import check_errors
 from offramp.registry import PluginRegistry
 from offramp.worker_files import add_plugin_path
@@ -110,6 +111,8 @@ def cmd_standalone(args: argparse.Namespace) -> int:
     from offramp.rest.auth import check_listener
     from offramp.standalone import run_standalone
 
+    limit_malloc_arenas()  # before any thread starts allocating
+
     try:
         worker_config = load_worker_config(args.worker)
         check_listener(worker_config)
@@ -138,6 +141,8 @@ def cmd_distributed(args: argparse.Namespace) -> int:
     from offramp.distributed import run_distributed
     from offramp.distributed.run import check_distributed
     from offramp.rest.auth import check_listener
+
+    limit_malloc_arenas()  # before any thread starts allocating
 
     try:
         worker_config = load_worker_config(args.worker)
