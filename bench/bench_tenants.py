@@ -9,13 +9,17 @@ throughput (first record to last), the worker's peak RSS; for the tenant layout 
 long a tenant topic created after the drain takes to be consumed.
 
     .venv/bin/python bench/bench_tenants.py [--tenants 2000] [--per-tenant 200]
-        [--protocol classic|consumer]
+        [--protocol classic|consumer] [--rounds 1]
+
+``--rounds N`` drains both layouts N times, alternating, each round with fresh groups,
+and prints the median ratio: on a shared machine one pair of drains moves by a third.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import statistics
 import sys
 import threading
 import time
@@ -160,6 +164,7 @@ def drain(
     prefix: str,
     records: int,
     topics: int,
+    round_: int,
     out: multiprocessing.Queue[Figures],
 ) -> None:
     """In a child process: drain one layout with a fresh worker and report its figures."""
@@ -186,7 +191,7 @@ def drain(
     )
     began = time.perf_counter()
     worker.create(
-        f"bench-{layout}-{prefix}",
+        f"bench-{layout}-{prefix}-{round_}",
         {
             "connector.class": "noop",
             **subscription,
@@ -199,7 +204,7 @@ def drain(
     )
     SEEN.done.wait(1800)
     new_topic_s: float | None = None
-    if layout != SINGLE:
+    if layout != SINGLE and round_ == 0:
         admin = AdminClient({"bootstrap.servers": bootstrap})
         late = f"{prefix}.{topics}.calls"
         SEEN.watch = late
@@ -222,14 +227,45 @@ def drain(
     )
 
 
+def _drain_both(
+    bootstrap: str, protocol: str, prefix: str, records: int, args: argparse.Namespace, round_: int
+) -> dict[str, Figures]:
+    """One round: each layout drained by a worker process of its own, one after the other."""
+    spawn = multiprocessing.get_context("spawn")
+    results: dict[str, Figures] = {}
+    for layout, topics in ((SINGLE, 1), ("tenants", args.tenants)):
+        out: multiprocessing.Queue[Figures] = spawn.Queue()
+        child = spawn.Process(
+            target=drain,
+            args=(bootstrap, protocol, layout, prefix, records, topics, round_, out),
+        )
+        child.start()
+        figures = out.get(timeout=3600)
+        child.join(60)
+        results[layout] = figures
+        late = (
+            ""
+            if figures.new_topic_s is None
+            else f"  new topic consumed after {figures.new_topic_s:.1f} s"
+        )
+        print(
+            f"{layout:8} ({protocol}): first record {figures.first_record_s:.1f} s,"
+            f" every topic {figures.all_topics_s:.1f} s,"
+            f" {figures.records_per_s:,.0f} rec/s, peak RSS {figures.peak_rss_mb:.0f} MB"
+            f"{late}",
+            flush=True,
+        )
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=2000)
     parser.add_argument("--per-tenant", type=int, default=200)
     parser.add_argument("--protocol", default="classic", choices=["classic", "consumer"])
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     records = args.tenants * args.per_tenant
-    spawn = multiprocessing.get_context("spawn")
     with KafkaBroker(heap="1g") as broker:
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
         prefix = "tenant"
@@ -248,36 +284,28 @@ def main() -> int:
             produce_waiting(producer, f"{prefix}.{SINGLE}", values[i % 1000], key=b"%d" % i)
         producer.flush(300)
         print(f"produced {records:,} records to each layout", flush=True)
-        results: dict[str, Figures] = {}
-        for layout, topics in ((SINGLE, 1), ("tenants", args.tenants)):
-            out: multiprocessing.Queue[Figures] = spawn.Queue()
-            child = spawn.Process(
-                target=drain,
-                args=(broker.bootstrap, args.protocol, layout, prefix, records, topics, out),
+        ratios, raw_ratios = [], []
+        for round_ in range(args.rounds):
+            results = _drain_both(broker.bootstrap, args.protocol, prefix, records, args, round_)
+            ratio = results["tenants"].records_per_s / results[SINGLE].records_per_s
+            ratios.append(ratio)
+            print(f"round {round_}: throughput ratio tenants/single24: {ratio:.2f}", flush=True)
+            raw_single = raw_loop(
+                broker.bootstrap, f"{prefix}.{SINGLE}", records, f"raw-single-{round_}"
             )
-            child.start()
-            figures = out.get(timeout=3600)
-            child.join(60)
-            results[layout] = figures
-            late = (
-                ""
-                if figures.new_topic_s is None
-                else f"  new topic consumed after {figures.new_topic_s:.1f} s"
+            raw_tenants = raw_loop(
+                broker.bootstrap, f"^{prefix}\\.[0-9]+\\.calls$", records, f"raw-t-{round_}"
             )
+            raw_ratios.append(raw_tenants / raw_single)
             print(
-                f"{layout:8} ({args.protocol}): first record {figures.first_record_s:.1f} s,"
-                f" every topic {figures.all_topics_s:.1f} s,"
-                f" {figures.records_per_s:,.0f} rec/s, peak RSS {figures.peak_rss_mb:.0f} MB"
-                f"{late}",
+                f"raw consumer loop: single24 {raw_single:,.0f} rec/s, tenants"
+                f" {raw_tenants:,.0f} rec/s, ratio {raw_tenants / raw_single:.2f}",
                 flush=True,
             )
-        ratio = results["tenants"].records_per_s / results[SINGLE].records_per_s
-        print(f"throughput ratio tenants/single24: {ratio:.2f}")
-        raw_single = raw_loop(broker.bootstrap, f"{prefix}.{SINGLE}", records, "raw-single")
-        raw_tenants = raw_loop(broker.bootstrap, f"^{prefix}\\.[0-9]+\\.calls$", records, "raw-t")
         print(
-            f"raw consumer loop: single24 {raw_single:,.0f} rec/s, tenants {raw_tenants:,.0f}"
-            f" rec/s, ratio {raw_tenants / raw_single:.2f}"
+            f"median of {args.rounds} rounds: ratio {statistics.median(ratios):.2f}"
+            f" ({', '.join(f'{r:.2f}' for r in ratios)}),"
+            f" raw loop ratio {statistics.median(raw_ratios):.2f}"
         )
     return 0
 

@@ -42,10 +42,15 @@ _message_offset = Message.offset
 # Up to this many partitions assigned, every chunk asks the position of each (one C call,
 # covering partitions whose position moved past transaction markers without a message).
 # Past it, a chunk's own last offsets stand for the partitions it holds, and every
-# partition's position is asked once per SWEEP_SECONDS: with one topic per tenant, 2000
-# positions after every chunk were most of the loop's time.
+# partition's position is asked in a sweep at most once per SWEEP_SECONDS: with one topic
+# per tenant, 2000 positions after every chunk were most of the loop's time. librdkafka
+# finds each partition's topic by a walk over all its topics, so a sweep grows with the
+# square of the topics (2000 single-partition topics: ~50 ms a sweep, a tenth of a
+# 2000-topic drain at one a second); the next sweep waits SWEEP_COST_SHARE times as long
+# as the last one took, so sweeping stays a small share of the loop's time.
 FULL_POSITIONS_UP_TO = 64
 SWEEP_SECONDS = 1.0
+SWEEP_COST_SHARE = 100
 
 
 @dataclass
@@ -208,13 +213,14 @@ class Ingest:
             return
         now = time.monotonic()
         if count <= FULL_POSITIONS_UP_TO or now >= self._next_sweep:
-            self._next_sweep = now + SWEEP_SECONDS
             asked = [KafkaTopicPartition(t, p) for t, p in self._ledger.assigned]
             positions = {
                 TopicPartition(tp.topic, tp.partition): tp.offset
                 for tp in self._consumer.position(asked)
                 if tp.offset != OFFSET_INVALID and tp.offset >= 0
             }
+            took = time.monotonic() - now
+            self._next_sweep = now + max(SWEEP_SECONDS, SWEEP_COST_SHARE * took)
         else:
             # Between sweeps the chunk says it: each partition's last offset (a dict
             # keeps the last value per key), no C call and no object per partition

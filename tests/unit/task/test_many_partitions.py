@@ -131,6 +131,37 @@ def test_the_sweep_covers_a_position_moved_without_a_message(
     assert len(consumer.asked) == 2
 
 
+class _SlowPositions(_Positions):
+    """A position() that takes ``cost`` seconds of ``clock``, as librdkafka's does with
+    thousands of topics."""
+
+    def __init__(self, clock: list[float], cost: float) -> None:
+        super().__init__()
+        self.clock, self.cost = clock, cost
+
+    def position(self, partitions: list[KafkaTopicPartition]) -> list[KafkaTopicPartition]:
+        self.clock[0] += self.cost
+        return super().position(partitions)
+
+
+def test_a_slow_sweep_waits_its_cost_share_before_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep that took 50 ms is not repeated for a hundred times that (5 s), not every second:
+    sweeping stays about 1 % of the loop however many topics the client walks."""
+    ledger = OffsetLedger()
+    ledger.assign([TopicPartition(f"t{i}", 0) for i in range(TENANTS)], {})
+    clock = [100.0]
+    consumer = _SlowPositions(clock, 0.05)
+    ingest = _ingest(ledger, consumer)
+    monkeypatch.setattr(ingest_module.time, "monotonic", lambda: clock[0])
+    for offset in range(8):  # one chunk a second for eight seconds
+        ingest.add([Message(topic="t0", partition=0, offset=offset, value=b"a")], Batch(1))
+        clock[0] += 1.0
+    assert ingest_module.SWEEP_COST_SHARE * 0.05 == 5.0
+    assert len(consumer.asked) == 2  # at 100 s and at 105.05 s
+
+
 def test_a_regex_connector_prefetches_less_per_partition_unless_told() -> None:
     """A topics.regex connector (many tenants) prefetches at most 10 000 messages of a
     partition under both protocols, so one tenant's backlog can't fill the fetch queue;
