@@ -26,7 +26,8 @@ effect.
 With Qdrant Edge (the embedded default) a write is in the shard's write-ahead log when
 ``write`` returns (a killed process replays it); ``pre_commit`` flushes the store, so what
 the runtime commits is on disk; and after a write that leaves ``qdrant.optimize.points``
-unindexed points in a collection, its optimizers run (they hold the GIL, so not per batch).
+unindexed points in a collection, its optimizers run, in a child process (Edge holds the
+GIL while they run: in the worker every other task would wait).
 """
 
 from __future__ import annotations
