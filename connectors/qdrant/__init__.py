@@ -10,8 +10,8 @@ deletes the point its key names. See docs/connectors/qdrant.md.
 Modules: ``config`` (keys), ``fields`` (dotted paths), ``point_ids``, ``vectors``
 (parsing and per-collection checks), ``payload``, ``embedding`` (the embedder API) with
 ``openai_embedder``/``sentence_transformer_embedder``/``hash_embedder`` (re-exported by
-``embedders``), ``edge`` (Qdrant Edge behind qdrant-client's calls) with ``edge_optimizer`` (its
-optimizers in a child process), ``clients``
+``embedders``), ``edge`` (Qdrant Edge behind qdrant-client's calls) with ``edge_types`` (between the
+two libraries' types) and ``edge_optimizer`` (its optimizers in a child process), ``clients``
 (embedded-store sharing), ``outcomes`` (what an error means), ``catalog`` (collections),
 ``writer`` and ``connector``.
 """

@@ -37,7 +37,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,15 @@ from qdrant_client import models
 from qdrant_client.http import models as rest
 
 from offramp import FatalError
+from offramp.connectors.qdrant.edge_types import (
+    config_of,
+    edge_error,
+    edge_record,
+    edge_vector,
+    params_from_json,
+    point_id,
+    shard_config,
+)
 from offramp.connectors.qdrant.store_lock import lock_held
 
 __all__ = [
@@ -61,14 +69,6 @@ __all__ = [
 COLLECTIONS = "collections"
 LOCK_FILE = ".edge.lock"
 _NAME = re.compile(r"^[A-Za-z0-9_.\-:@]{1,255}$")  # Qdrant refuses / \ and the like too
-
-_DISTANCE = {
-    models.Distance.COSINE: qe.Distance.Cosine,
-    models.Distance.DOT: qe.Distance.Dot,
-    models.Distance.EUCLID: qe.Distance.Euclid,
-    models.Distance.MANHATTAN: qe.Distance.Manhattan,
-}
-_DISTANCE_BACK = {"Cosine": "Cosine", "Dot": "Dot", "Euclid": "Euclid", "Manhattan": "Manhattan"}
 
 
 class EdgeTuning:
@@ -112,55 +112,6 @@ def edge_storage_in_use(path: str) -> bool:
     return lock_held(os.path.join(path, LOCK_FILE))
 
 
-def _edge_error(exc: BaseException, doing: str) -> Exception:
-    """An Edge exception as the kind ``outcomes.classify`` understands."""
-    text = str(exc)
-    if isinstance(exc, TypeError | OverflowError):
-        return ValueError(f"Wrong input: {text}")
-    if "Service runtime error" in text or "WAL" in text or "No such file" in text:
-        return RuntimeError(f"Qdrant Edge: {doing}: {text}")
-    return ValueError(text if text.startswith("Wrong input") else f"Wrong input: {text}")
-
-
-def _point_id(value: Any) -> int | str:
-    return str(value) if isinstance(value, uuid.UUID) else int(value)
-
-
-def _edge_vector(vector: Any) -> Any:
-    if isinstance(vector, dict):
-        out: dict[str, Any] = {}
-        for name, one in vector.items():
-            if isinstance(one, models.SparseVector):
-                out[name] = qe.SparseVector(one.indices, one.values)
-            else:
-                out[name] = one
-        return out
-    return vector
-
-
-def _client_vector(vector: Any) -> Any:
-    if isinstance(vector, dict):
-        out: dict[str, Any] = {}
-        for name, one in vector.items():
-            if isinstance(one, qe.SparseVector):
-                out[name] = models.SparseVector(indices=one.indices, values=one.values)
-            else:
-                out[name] = one
-        # A collection with only the unnamed dense vector reads back as a plain list.
-        return out[""] if set(out) == {""} else out
-    return vector
-
-
-def _record(found: Any, with_vectors: bool) -> models.Record:
-    return models.Record.model_construct(
-        id=_point_id(found.id),
-        payload=found.payload,
-        vector=_client_vector(found.vector) if with_vectors else None,
-        shard_key=None,
-        order_value=None,
-    )
-
-
 class _Shard:
     """One collection: its Edge shard and the schema it was created with."""
 
@@ -168,29 +119,6 @@ class _Shard:
         self.shard = shard
         self.params = params
         self.unindexed = 0  # points upserted since the last optimize (or unindexed at load)
-
-
-def _params_from_json(raw: Mapping[str, Any]) -> models.CollectionParams:
-    vectors: dict[str, models.VectorParams] = {}
-    for name, v in (raw.get("vectors") or {}).items():
-        multi = v.get("multivector_config")
-        vectors[name] = models.VectorParams(
-            size=int(v["size"]),
-            distance=models.Distance(_DISTANCE_BACK[str(v["distance"])]),
-            multivector_config=(
-                models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
-                if multi
-                else None
-            ),
-        )
-    sparse = {n: models.SparseVectorParams() for n in raw.get("sparse_vectors") or {}}
-    dense: Any = vectors[""] if set(vectors) == {""} else vectors
-    return models.CollectionParams(vectors=dense, sparse_vectors=sparse or None)
-
-
-def _config_of(params: models.CollectionParams) -> Any:
-    build: Any = models.CollectionConfig.model_construct  # only .params is read
-    return build(params=params)
 
 
 class EdgeClient:
@@ -242,10 +170,10 @@ class EdgeClient:
         if not config_file.is_file():
             raise ValueError(f"Collection {name} not found")
         try:
-            params = _params_from_json(orjson.loads(config_file.read_bytes()))
+            params = params_from_json(orjson.loads(config_file.read_bytes()))
             opened = qe.EdgeShard.load(str(where))
         except Exception as exc:
-            raise _edge_error(exc, f"opening collection {name!r}") from exc
+            raise edge_error(exc, f"opening collection {name!r}") from exc
         shard = self._shards[name] = _Shard(opened, params)
         info = opened.info()
         shard.unindexed = max(0, info.points_count - info.indexed_vectors_count)
@@ -272,7 +200,7 @@ class EdgeClient:
             points_count=info.points_count,
             indexed_vectors_count=info.indexed_vectors_count,
             segments_count=info.segments_count,
-            config=_config_of(shard.params),
+            config=config_of(shard.params),
             payload_schema={},
         )
 
@@ -290,37 +218,12 @@ class EdgeClient:
             if isinstance(vectors_config, models.VectorParams)
             else dict(vectors_config)
         )
-        dense = {
-            name: qe.EdgeVectorParams(
-                size=vp.size,
-                distance=_DISTANCE[vp.distance],
-                multivector_config=(
-                    qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim)
-                    if vp.multivector_config is not None
-                    else None
-                ),
-            )
-            for name, vp in named.items()
-        }
-        sparse = {n: qe.EdgeSparseVectorParams() for n in sparse_vectors_config or {}}
-        t = self.tuning
-        config = qe.EdgeConfig(
-            vectors=dense or None,
-            sparse_vectors=sparse or None,
-            hnsw_config=qe.HnswIndexConfig(
-                m=t.m, ef_construct=t.ef_construct, full_scan_threshold=10_000
-            ),
-            optimizers=(
-                qe.EdgeOptimizersConfig(max_segment_size=t.max_segment_kb)
-                if t.max_segment_kb
-                else None
-            ),
-        )
+        config = shard_config(named, sparse_vectors_config, self.tuning)
         try:
             created = qe.EdgeShard.create(str(where), config)
         except Exception as exc:
             shutil.rmtree(where, ignore_errors=True)
-            raise _edge_error(exc, f"creating collection {collection_name!r}") from exc
+            raise edge_error(exc, f"creating collection {collection_name!r}") from exc
         params = models.CollectionParams(
             vectors=named[""] if set(named) == {""} else named,
             sparse_vectors=dict(sparse_vectors_config) if sparse_vectors_config else None,
@@ -335,10 +238,10 @@ class EdgeClient:
     ) -> None:
         shard = self._shard(collection_name)
         try:
-            edge_points = [qe.Point(p.id, _edge_vector(p.vector), p.payload) for p in points]
+            edge_points = [qe.Point(p.id, edge_vector(p.vector), p.payload) for p in points]
             shard.shard.update(qe.UpdateOperation.upsert_points(edge_points))
         except Exception as exc:
-            raise _edge_error(exc, f"upserting into {collection_name!r}") from exc
+            raise edge_error(exc, f"upserting into {collection_name!r}") from exc
         shard.unindexed += len(points)
 
     def delete(
@@ -356,7 +259,7 @@ class EdgeClient:
         try:
             shard.shard.update(qe.UpdateOperation.delete_points(list(ids)))
         except Exception as exc:
-            raise _edge_error(exc, f"deleting from {collection_name!r}") from exc
+            raise edge_error(exc, f"deleting from {collection_name!r}") from exc
 
     def flush(self) -> None:
         """Everything written so far is on disk when this returns."""
@@ -364,7 +267,7 @@ class EdgeClient:
             try:
                 shard.shard.flush()
             except Exception as exc:
-                raise _edge_error(exc, f"flushing {name!r}") from exc
+                raise edge_error(exc, f"flushing {name!r}") from exc
 
     def maybe_optimize(self) -> list[str]:
         """Run the optimizers of every collection with at least ``optimize_points``
@@ -387,7 +290,7 @@ class EdgeClient:
             try:
                 shard.shard.optimize()
             except Exception as exc:
-                raise _edge_error(exc, f"optimizing {collection_name!r}") from exc
+                raise edge_error(exc, f"optimizing {collection_name!r}") from exc
         else:
             self._optimize_elsewhere(collection_name, shard)
             shard = self._shard(collection_name)  # opened again: the new segments
@@ -402,7 +305,7 @@ class EdgeClient:
             shard.shard.flush()
             shard.shard.close()
         except Exception as exc:
-            raise _edge_error(exc, f"closing {name!r} to optimize it") from exc
+            raise edge_error(exc, f"closing {name!r} to optimize it") from exc
         finally:
             del self._shards[name]
         script = Path(__file__).with_name("edge_optimizer.py")
@@ -436,8 +339,8 @@ class EdgeClient:
                 offset=offset, limit=limit, with_payload=with_payload, with_vector=with_vectors
             )
         )
-        nxt = _point_id(following) if following is not None else None
-        return [_record(r, with_vectors) for r in found], nxt
+        nxt = point_id(following) if following is not None else None
+        return [edge_record(r, with_vectors) for r in found], nxt
 
     def retrieve(
         self,
@@ -448,7 +351,7 @@ class EdgeClient:
     ) -> list[models.Record]:
         shard = self._shard(collection_name)
         found = shard.shard.retrieve(list(ids), with_payload, with_vectors)
-        return [_record(r, with_vectors) for r in found]
+        return [edge_record(r, with_vectors) for r in found]
 
     def query_points(
         self,
@@ -469,7 +372,7 @@ class EdgeClient:
         return rest.QueryResponse(
             points=[
                 models.ScoredPoint.model_construct(
-                    id=_point_id(p.id), version=p.version, score=p.score, payload=p.payload
+                    id=point_id(p.id), version=p.version, score=p.score, payload=p.payload
                 )
                 for p in found
             ]
@@ -488,11 +391,11 @@ class EdgeClient:
                 try:
                     shard.shard.flush()
                 except Exception as exc:
-                    failed.append(_edge_error(exc, f"flushing {name!r}"))
+                    failed.append(edge_error(exc, f"flushing {name!r}"))
                 try:
                     shard.shard.close()
                 except Exception as exc:
-                    failed.append(_edge_error(exc, f"closing {name!r}"))
+                    failed.append(edge_error(exc, f"closing {name!r}"))
             self._shards.clear()
             if failed:
                 raise failed[0]
