@@ -308,9 +308,11 @@ class EdgeClient:
             raise edge_error(exc, f"closing {name!r} to optimize it") from exc
         finally:
             del self._shards[name]
+        # -P: the script's own directory (this package's modules) stays off sys.path;
+        # PYTHONPATH and site-packages, where Qdrant Edge is, stay on it.
         script = Path(__file__).with_name("edge_optimizer.py")
         done = subprocess.run(
-            [sys.executable, "-I", str(script), str(self._dir(name)), str(os.getpid())],
+            [sys.executable, "-P", str(script), str(self._dir(name)), str(os.getpid())],
             capture_output=True,
             text=True,
             check=False,

@@ -80,7 +80,7 @@ def test_a_failed_optimize_says_why_and_leaves_the_collection_usable(
     client = EdgeClient(str(tmp_path), EdgeTuning(optimize_points=1))
     try:
         _fill(client, 500)
-        monkeypatch.setattr(sys, "executable", "/bin/sh")  # not Python: it fails
+        monkeypatch.setattr(sys, "executable", "/bin/false")  # not Python: it fails
         with pytest.raises(RuntimeError, match=r"optimizing 'calls': .+"):
             client.maybe_optimize()
         monkeypatch.undo()
