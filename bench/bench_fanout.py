@@ -28,6 +28,7 @@ for ``--seconds``:
               Set by rotation (per-partition hourly files on record time), so it is
               reported on its own line;
 - lag at the end of the window: high watermarks minus committed offsets per group
+  ("-" for a share group, which commits none: its ``written`` column says how it kept up)
   (commits every ``offset.flush.interval.ms`` = 5 s, so up to ~5 s of records show).
 
 The polling of ``/metrics`` costs the worker CPU; it is measured at the end (100 requests
@@ -329,6 +330,12 @@ def _config_file(name: str) -> str:
     }[name]
 
 
+def is_share_group(name: str) -> bool:
+    """A connector reading through a share group commits no offsets: no lag to show."""
+    spec = orjson.loads((ROOT / "configs" / "connectors" / _config_file(name)).read_bytes())
+    return str(spec["config"].get("group.type", "")).lower() == "share"
+
+
 def lag(bootstrap: str, group: str) -> int:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     try:
@@ -493,7 +500,10 @@ def main() -> int:
             time.sleep(args.seconds)
             cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
             memory = status_kb(proc.pid)
-            lags = {name: lag(broker.bootstrap, f"connect-{name}") for name in CONNECTORS}
+            lags = {
+                name: "-" if is_share_group(name) else str(lag(broker.bootstrap, f"connect-{name}"))
+                for name in CONNECTORS
+            }
             written = scrape(metrics_url)
             producer.join(30)
             time.sleep(2)  # the latest records reach the pollers
