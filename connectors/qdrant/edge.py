@@ -20,7 +20,9 @@ What Edge does and doesn't do, measured with qdrant-edge-py 0.9 (docs/connectors
   So they run in a child process (``edge_optimizer``) while this one closes the shard and
   waits without the GIL, and only when enough unindexed points piled up
   (``qdrant.optimize.points``). Opening the shard again holds the GIL too, for ~1 ms per
-  1 000 points (60 ms at 60 000 points, 360 ms at 300 000) against ~5 s an optimize.
+  1 000 points (60 ms at 60 000 points, 360 ms at 300 000, 1.3 s past a million) while
+  an optimize of the new points stays flat (seconds): once opening takes longer than the
+  optimize would, that collection is optimized in the worker again.
   Unindexed points are searchable anyway (a full scan of those segments).
 - Edge raises plain ``Exception`` with Qdrant's message; they become ``ValueError``
   (refused: ``Wrong input: …``), ``KeyError``-like missing collections or ``RuntimeError``
@@ -31,12 +33,14 @@ What Edge does and doesn't do, measured with qdrant-edge-py 0.9 (docs/connectors
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,10 +68,12 @@ __all__ = [
     "EdgeTuning",
     "edge_storage_in_use",
     "holds_local_mode_store",
+    "stalls_less_in_process",
 ]
 
 COLLECTIONS = "collections"
 LOCK_FILE = ".edge.lock"
+log = logging.getLogger("offramp.connectors.qdrant")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-:@]{1,255}$")  # Qdrant refuses / \ and the like too
 
 
@@ -83,7 +89,8 @@ class EdgeTuning:
 
     ``optimize_in_process`` runs the optimizers on the calling thread, holding the GIL
     (every other thread of the process waits); by default they run in a child process
-    (``edge_optimizer``) while the shard is closed."""
+    (``edge_optimizer``) while the shard is closed, until opening the shard again takes
+    longer than the optimize (``stalls_less_in_process``)."""
 
     __slots__ = ("ef_construct", "m", "max_segment_kb", "optimize_in_process", "optimize_points")
 
@@ -121,6 +128,14 @@ class _Shard:
         self.unindexed = 0  # points upserted since the last optimize (or unindexed at load)
 
 
+def stalls_less_in_process(reload_s: float, child_s: float) -> bool:
+    """Whether optimizing in this process would stall it less than in a child did. In a
+    child the stall is opening the shard again (``reload_s``, GIL held: ~1 ms per 1 000
+    points, so it grows with the collection); here it would be the optimize itself,
+    about the child's time (``child_s``) less its own opening of the shard."""
+    return reload_s > child_s - reload_s
+
+
 class EdgeClient:
     """A Qdrant Edge store in a directory, with qdrant-client's calls (see the module
     docstring). Not thread-safe: ``clients`` serialises its users with a lock."""
@@ -153,6 +168,8 @@ class EdgeClient:
                 "per path (use a Qdrant server to share it)"
             ) from None
         self._guard = threading.Lock()
+        # Collections whose shard now takes longer to open than to optimize.
+        self._optimize_here: set[str] = set()
 
     # ----- shards ------------------------------------------------------------------
 
@@ -283,24 +300,38 @@ class EdgeClient:
         return done
 
     def optimize(self, collection_name: str) -> None:
-        """Run the collection's optimizers (``edge_optimizer``): in a process of their
-        own, the shard closed meanwhile, unless ``tuning.optimize_in_process``."""
+        """Run the collection's optimizers: in a child process (``edge_optimizer``), the
+        shard closed meanwhile, while that stalls this process less than running them
+        here would (``stalls_less_in_process``), or always here with
+        ``tuning.optimize_in_process``."""
         shard = self._shard(collection_name)
-        if self.tuning.optimize_in_process:
+        if self.tuning.optimize_in_process or collection_name in self._optimize_here:
             try:
                 shard.shard.optimize()
             except Exception as exc:
                 raise edge_error(exc, f"optimizing {collection_name!r}") from exc
         else:
-            self._optimize_elsewhere(collection_name, shard)
+            child_s = self._optimize_elsewhere(collection_name, shard)
+            began = time.monotonic()
             shard = self._shard(collection_name)  # opened again: the new segments
+            reload_s = time.monotonic() - began
+            if stalls_less_in_process(reload_s, child_s):
+                self._optimize_here.add(collection_name)
+                log.info(
+                    "Qdrant Edge %r: opening the shard again took %.1f s of a %.1f s "
+                    "optimize in a child process; optimizing in the worker from now on",
+                    collection_name,
+                    reload_s,
+                    child_s,
+                )
         # Counted afresh from here: a segment below Edge's own indexing threshold stays
         # unindexed after an optimize, and must not make every later write optimize.
         shard.unindexed = 0
 
-    def _optimize_elsewhere(self, name: str, shard: _Shard) -> None:
+    def _optimize_elsewhere(self, name: str, shard: _Shard) -> float:
         """Close the shard, optimize it in a child process (this thread waits without the
-        GIL), and leave it to be opened again on its next use, whatever the child did."""
+        GIL), and leave it to be opened again on its next use, whatever the child did.
+        Returns the child's wall-clock seconds."""
         try:
             shard.shard.flush()
             shard.shard.close()
@@ -311,6 +342,7 @@ class EdgeClient:
         # -P: the script's own directory (this package's modules) stays off sys.path;
         # PYTHONPATH and site-packages, where Qdrant Edge is, stay on it.
         script = Path(__file__).with_name("edge_optimizer.py")
+        began = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-P", str(script), str(self._dir(name)), str(os.getpid())],
             capture_output=True,
@@ -320,6 +352,7 @@ class EdgeClient:
         if done.returncode != 0:
             said = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
             raise RuntimeError(f"Qdrant Edge: optimizing {name!r}: {said[0]}")
+        return time.monotonic() - began
 
     # ----- reads (check, tests, demo) -----------------------------------------------
 

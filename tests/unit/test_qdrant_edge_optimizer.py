@@ -17,7 +17,8 @@ import pytest
 import qdrant_edge as qe
 from qdrant_client import models
 
-from offramp.connectors.qdrant.edge import EdgeClient, EdgeTuning
+from offramp.connectors.qdrant import edge as edge_module
+from offramp.connectors.qdrant.edge import EdgeClient, EdgeTuning, stalls_less_in_process
 
 DIM = 384
 
@@ -163,3 +164,44 @@ def _state(pid: int) -> str | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError):
         return None
+
+
+def test_a_collection_whose_shard_opens_slower_than_it_optimizes_is_optimized_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening the shard again (GIL held) grows with the collection, the optimize of the
+    new points does not: once the reopen took longer than the child's optimize less its
+    own opening, the collection is optimized in the worker, and stays so."""
+    assert not stalls_less_in_process(0.06, 4.4)  # 12 000 points
+    assert stalls_less_in_process(1.3, 2.0)  # past a million: 1.3 s of 2.0 s opening
+    client = EdgeClient(str(tmp_path), EdgeTuning(optimize_points=1))
+    children: list[str] = []
+    real = EdgeClient._optimize_elsewhere
+
+    def elsewhere(self: EdgeClient, name: str, shard: object) -> float:
+        children.append(name)
+        real(self, name, shard)  # type: ignore[arg-type]
+        return 0.01  # as if the child's optimize were quicker than opening the shard
+
+    monkeypatch.setattr(EdgeClient, "_optimize_elsewhere", elsewhere)
+    try:
+        _fill(client, 500)
+        assert client.maybe_optimize() == ["calls"]
+        _fill_more(client, 500, 1000)
+        assert client.maybe_optimize() == ["calls"]
+        assert children == ["calls"]  # the second ran here
+        assert client.count("calls").count == 1000
+    finally:
+        client.close()
+    assert edge_module.log.name == "offramp.connectors.qdrant"
+
+
+def _fill_more(client: EdgeClient, start: int, end: int) -> None:
+    rnd = random.Random(start)
+    client.upsert(
+        "calls",
+        [
+            models.PointStruct(id=i, vector=[rnd.random() for _ in range(DIM)], payload={"n": i})
+            for i in range(start, end)
+        ],
+    )
