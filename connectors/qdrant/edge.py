@@ -85,14 +85,9 @@ class EdgeTuning:
     The segment bound is what keeps index builds cheap as a collection grows: without
     it the merge optimizer folds each new segment into the big one and rebuilds its whole
     index (20,000 more 384-d points cost 7, 10, 12, 14... s); with 32 MB each optimize
-    indexes only the new points (~6 s per 20,000, flat), one more segment each time.
+    indexes only the new points (~6 s per 20,000, flat), one more segment each time."""
 
-    ``optimize_in_process`` runs the optimizers on the calling thread, holding the GIL
-    (every other thread of the process waits); by default they run in a child process
-    (``edge_optimizer``) while the shard is closed, until opening the shard again takes
-    longer than the optimize (``stalls_less_in_process``)."""
-
-    __slots__ = ("ef_construct", "m", "max_segment_kb", "optimize_in_process", "optimize_points")
+    __slots__ = ("ef_construct", "m", "max_segment_kb", "optimize_points")
 
     def __init__(
         self,
@@ -100,13 +95,11 @@ class EdgeTuning:
         m: int = 16,
         ef_construct: int = 100,
         max_segment_kb: int = 32_768,
-        optimize_in_process: bool = False,
     ):
         self.optimize_points = optimize_points
         self.m = m
         self.ef_construct = ef_construct
         self.max_segment_kb = max_segment_kb
-        self.optimize_in_process = optimize_in_process
 
 
 def holds_local_mode_store(path: str) -> bool:
@@ -302,10 +295,9 @@ class EdgeClient:
     def optimize(self, collection_name: str) -> None:
         """Run the collection's optimizers: in a child process (``edge_optimizer``), the
         shard closed meanwhile, while that stalls this process less than running them
-        here would (``stalls_less_in_process``), or always here with
-        ``tuning.optimize_in_process``."""
+        here would (``stalls_less_in_process``); here after that, holding the GIL."""
         shard = self._shard(collection_name)
-        if self.tuning.optimize_in_process or collection_name in self._optimize_here:
+        if collection_name in self._optimize_here:
             try:
                 shard.shard.optimize()
             except Exception as exc:
